@@ -1,0 +1,96 @@
+/**
+ * Pieces every adapter needs: a pull queue over push-style socket events,
+ * and address normalisation.
+ *
+ * @module
+ */
+
+import { toSocksAddress } from "../wire/address.ts";
+
+/** How an {@linkcode Inbox} stops and restarts its source. */
+export interface Flow {
+  /** Stop delivering: the queue holds a chunk nobody asked for yet. */
+  pause(): void;
+  /** Deliver again: a reader is waiting. */
+  resume(): void;
+}
+
+/**
+ * Turns pushed items (socket `data` events, accepted sockets) into `read()`
+ * calls. It pauses the source as soon as an item arrives that no one is
+ * waiting for, so at most one unread chunk is held: backpressure.
+ */
+export class Inbox<T = Uint8Array> {
+  #queue: T[] = [];
+  #waiter: {
+    resolve: (item: T | null) => void;
+    reject: (error: unknown) => void;
+  } | null = null;
+  #done = false;
+  #error: unknown = null;
+  #flow: Flow;
+
+  constructor(flow: Flow) {
+    this.#flow = flow;
+  }
+
+  /** An item arrived. */
+  push(item: T): void {
+    if (this.#done) return;
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      waiter.resolve(item);
+      return;
+    }
+    this.#queue.push(item);
+    this.#flow.pause();
+  }
+
+  /**
+   * No more items: after the queue drains, `read()` gives `null`, or
+   * rejects once with `error`.
+   */
+  end(error: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#error = error;
+    const waiter = this.#waiter;
+    if (waiter === null) return;
+    this.#waiter = null;
+    if (error === null) waiter.resolve(null);
+    else {
+      this.#error = null;
+      waiter.reject(error);
+    }
+  }
+
+  /** The next item, or `null` at the end. */
+  read(): Promise<T | null> {
+    if (this.#queue.length > 0) {
+      const item = this.#queue.shift()!;
+      if (this.#queue.length === 0 && !this.#done) this.#flow.resume();
+      return Promise.resolve(item);
+    }
+    if (this.#done) {
+      const error = this.#error;
+      this.#error = null;
+      return error === null ? Promise.resolve(null) : Promise.reject(error);
+    }
+    this.#flow.resume();
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+}
+
+/**
+ * Canonical host text of a socket address: IPv4-mapped IPv6 (as Node and
+ * Bun report IPv4 peers on dual-stack sockets) becomes plain IPv4, and a
+ * missing address (a socket already gone) becomes 0.0.0.0.
+ */
+export function hostOf(host: string | undefined): string {
+  return host === undefined || host === ""
+    ? "0.0.0.0"
+    : toSocksAddress(host, 0).host;
+}

@@ -1,0 +1,222 @@
+/**
+ * The Bun adapter: `Bun.listen` / `Bun.connect` behind the
+ * {@linkcode Network} contract. Bun's sockets are callback-driven, so each
+ * one gets a {@linkcode BunConnection} that turns its callbacks into reads
+ * and writes that wait for the kernel to take the bytes.
+ *
+ * @module
+ */
+
+import { lookup } from "node:dns/promises";
+import type { Connection, Listener, Network } from "../connection.ts";
+import { hostOf, Inbox } from "./_shared.ts";
+
+// The slice of Bun's socket API this adapter uses, declared here so the
+// file type-checks without Bun's types.
+interface BunSocket {
+  data: BunConnection | undefined;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Bytes the kernel took; fewer than given means wait for `drain`. */
+  write(bytes: Uint8Array): number;
+  /** Sends FIN; reading goes on. */
+  shutdown(): void;
+  /** Closes at once. */
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(noDelay: boolean): boolean;
+}
+interface Handlers {
+  open(socket: BunSocket): void;
+  data(socket: BunSocket, bytes: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  end(socket: BunSocket): void;
+  close(socket: BunSocket, error?: Error): void;
+  error(socket: BunSocket, error: Error): void;
+  connectError?(socket: BunSocket, error: Error): void;
+}
+interface SocketOptions {
+  hostname: string;
+  port: number;
+  // Without it a peer's FIN closes both directions at once.
+  allowHalfOpen: true;
+  socket: Handlers;
+}
+interface BunApi {
+  listen(options: SocketOptions): {
+    hostname: string;
+    port: number;
+    stop(closeActive?: boolean): void;
+  };
+  connect(options: SocketOptions): Promise<BunSocket>;
+}
+const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+
+class BunConnection implements Connection {
+  readonly localAddress;
+  readonly remoteAddress;
+  readonly inbox: Inbox;
+  #socket: BunSocket;
+  #unwritten: Uint8Array | null = null;
+  #drained: (() => void)[] = [];
+  #closed = false;
+  #writeClosed = false;
+
+  constructor(socket: BunSocket) {
+    this.#socket = socket;
+    socket.data = this;
+    socket.setNoDelay(true);
+    this.localAddress = {
+      host: hostOf(socket.localAddress),
+      port: socket.localPort,
+    };
+    this.remoteAddress = {
+      host: hostOf(socket.remoteAddress),
+      port: socket.remotePort,
+    };
+    this.inbox = new Inbox({
+      pause: () => socket.pause(),
+      resume: () => socket.resume(),
+    });
+  }
+
+  read(): Promise<Uint8Array | null> {
+    return this.inbox.read();
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#unwritten !== null) {
+      return this.#whenDrained().then(() => this.write(bytes));
+    }
+    const taken = Math.max(this.#socket.write(bytes), 0);
+    if (taken === bytes.length) return Promise.resolve();
+    this.#unwritten = bytes.subarray(taken);
+    return this.#whenDrained();
+  }
+
+  async closeWrite(): Promise<void> {
+    if (this.#unwritten !== null) await this.#whenDrained();
+    if (this.#closed || this.#writeClosed) return;
+    this.#writeClosed = true;
+    this.#socket.shutdown();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.terminate();
+    this.ended(null);
+  }
+
+  /** The kernel can take more: write what is left. */
+  drained(): void {
+    if (this.#unwritten === null) return;
+    const taken = Math.max(this.#socket.write(this.#unwritten), 0);
+    this.#unwritten = taken === this.#unwritten.length
+      ? null
+      : this.#unwritten.subarray(taken);
+    if (this.#unwritten === null) this.#release();
+  }
+
+  /** The socket is gone, or errored: wake every reader and writer. */
+  ended(error: unknown): void {
+    this.#closed ||= error !== null;
+    this.inbox.end(error);
+    this.#unwritten = null;
+    this.#release();
+  }
+
+  #whenDrained(): Promise<void> {
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  #release(): void {
+    const waiting = this.#drained;
+    this.#drained = [];
+    for (const resolve of waiting) resolve();
+  }
+}
+
+function handlers(onOpen: (conn: BunConnection) => void): Handlers {
+  return {
+    open: (socket) => onOpen(new BunConnection(socket)),
+    data: (socket, bytes) => socket.data?.inbox.push(bytes),
+    drain: (socket) => socket.data?.drained(),
+    end: (socket) => socket.data?.inbox.end(null),
+    close: (socket, error) => socket.data?.ended(error ?? null),
+    error: (socket, error) => socket.data?.ended(error),
+    connectError() {
+      // Bun.connect() rejects with the same error; nothing to do here.
+    },
+  };
+}
+
+/**
+ * Bun's network.
+ *
+ * @example
+ * ```ts
+ * import { network } from "./bun.ts";
+ * const listener = await network.listen({ host: "127.0.0.1", port: 0 });
+ * listener.close();
+ * ```
+ */
+export const network: Network = {
+  listen(address) {
+    const accepted = new Inbox<Connection>({ pause() {}, resume() {} });
+    const server = Bun.listen({
+      hostname: address.host,
+      port: address.port,
+      allowHalfOpen: true,
+      socket: handlers((conn) => accepted.push(conn)),
+    });
+    const listener: Listener = {
+      address: { host: hostOf(server.hostname), port: server.port },
+      accept: () => accepted.read(),
+      close() {
+        // false: stop listening but leave accepted clients to the server.
+        server.stop(false);
+        accepted.end(null);
+      },
+    };
+    return Promise.resolve(listener);
+  },
+  async connect(options) {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    let conn: BunConnection | undefined;
+    const connecting = Bun.connect({
+      hostname: options.host,
+      port: options.port,
+      allowHalfOpen: true,
+      socket: handlers((opened) => conn = opened),
+    });
+    if (signal === undefined) {
+      await connecting;
+      return conn!;
+    }
+    // Bun.connect takes no signal: give up waiting, and close a late socket.
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        reject(signal.reason);
+        connecting.then((socket) => socket.terminate(), () => {});
+      };
+      signal.addEventListener("abort", onAbort);
+    });
+    try {
+      await Promise.race([connecting, aborted]);
+      return conn!;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  },
+  async lookup(name) {
+    const found = await lookup(name, { all: true, verbatim: true });
+    return found.map((entry) => entry.address);
+  },
+};

@@ -1,0 +1,63 @@
+/**
+ * CONNECT (RFC 1928 §4): dial the destination, reply with the local address
+ * of the outbound socket, then relay.
+ *
+ * @module
+ */
+
+import { dial } from "../dial.ts";
+import { replyForError } from "../dial_error.ts";
+import { relay } from "../relay.ts";
+import type { CommandHandler } from "../serve_connection.ts";
+import { sendReply } from "../serve_connection.ts";
+import { formatHostPort, toSocksAddress } from "../wire/address.ts";
+import { Reply } from "../wire/constants.ts";
+
+/**
+ * Serves a CONNECT request.
+ *
+ * @example
+ * ```ts
+ * import { connectCommand } from "./connect.ts";
+ * console.log(typeof connectCommand); // "function"
+ * ```
+ */
+export const connectCommand: CommandHandler = async (context) => {
+  const { client, request, server, scope, record } = context;
+  const { config, network, sessions } = server;
+  let target;
+  try {
+    target = await dial(network, {
+      ...request.destination,
+      timeout: config.connectTimeout,
+    });
+  } catch (error) {
+    record.end = (error as Error)?.message ?? String(error);
+    await sendReply(context, { reply: replyForError(error) });
+    return;
+  }
+  scope.adopt(target);
+  const release = sessions.open(client.remoteAddress.host, context.user);
+  try {
+    record.remote = formatHostPort(target.remoteAddress);
+    const local = target.localAddress;
+    await sendReply(context, {
+      reply: Reply.Succeeded,
+      bound: toSocksAddress(local.host, local.port),
+    });
+    scope.relaying();
+    if (context.leftover.length > 0) {
+      record.up += context.leftover.length;
+      await target.write(context.leftover);
+    }
+    const result = await relay(client, target, {
+      idleTimeout: config.idleTimeout,
+    });
+    record.up += result.up;
+    record.down = result.down;
+    record.end = result.end;
+  } finally {
+    release();
+    target.close();
+  }
+};

@@ -1,0 +1,102 @@
+/**
+ * The contract between the runtime-neutral server and each runtime: what a
+ * TCP connection, a listener and the network look like. Every runtime meets
+ * it cheaply — read a chunk, write a chunk (awaiting backpressure),
+ * half-close, close — so adapters stay thin.
+ *
+ * @module
+ */
+
+import type { HostPort } from "./wire/address.ts";
+
+/**
+ * One TCP connection, either accepted or dialled.
+ *
+ * @example
+ * ```ts
+ * import type { Connection } from "./connection.ts";
+ * async function echo(conn: Connection): Promise<void> {
+ *   for (let chunk = await conn.read(); chunk; chunk = await conn.read()) {
+ *     await conn.write(chunk);
+ *   }
+ *   await conn.closeWrite();
+ * }
+ * ```
+ */
+export interface Connection {
+  /** This end's address. */
+  readonly localAddress: HostPort;
+  /** The peer's address. */
+  readonly remoteAddress: HostPort;
+  /**
+   * The next chunk, or `null` once the peer has half-closed (FIN). Rejects
+   * on a reset. The chunk is the caller's to keep: adapters never reuse it.
+   */
+  read(): Promise<Uint8Array | null>;
+  /** Queues bytes; resolves when the runtime can take more (backpressure). */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Sends FIN after queued bytes; reading goes on. */
+  closeWrite(): Promise<void>;
+  /**
+   * Closes both directions at once, dropping anything queued. Idempotent.
+   * Afterwards `read()` gives `null` and writes are ignored, pending ones
+   * included, so nothing waits on a closed connection.
+   */
+  close(): void;
+}
+
+/**
+ * A listening TCP socket.
+ *
+ * @example
+ * ```ts
+ * import type { Listener } from "./connection.ts";
+ * async function acceptOne(listener: Listener) {
+ *   const conn = await listener.accept();
+ *   conn?.close();
+ * }
+ * ```
+ */
+export interface Listener {
+  /** The bound address, with the real port when 0 was asked for. */
+  readonly address: HostPort;
+  /** The next connection, or `null` once the listener is closed. */
+  accept(): Promise<Connection | null>;
+  /** Stops listening; pending and later `accept()` calls give `null`. */
+  close(): void;
+}
+
+/**
+ * Options for dialling out.
+ *
+ * @example
+ * ```ts
+ * import type { DialOptions } from "./connection.ts";
+ * const options: DialOptions = { host: "127.0.0.1", port: 80, signal: AbortSignal.timeout(1000) };
+ * ```
+ */
+export interface DialOptions extends HostPort {
+  /** Aborts the attempt; the promise then rejects. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Everything the server needs from a runtime.
+ *
+ * @example
+ * ```ts
+ * import type { Network } from "./connection.ts";
+ * async function dialFirst(net: Network, name: string) {
+ *   const [host] = await net.lookup(name);
+ *   return host === undefined ? null : net.connect({ host, port: 80 });
+ * }
+ * ```
+ */
+export interface Network {
+  /** Listens on a TCP address. Rejects with the runtime's error. */
+  listen(address: HostPort): Promise<Listener>;
+  /** Dials an IP address (never a name). Rejects with the runtime's error. */
+  connect(options: DialOptions): Promise<Connection>;
+  /** Resolves a name with the system resolver: IPv4 and IPv6 text. */
+  lookup(name: string): Promise<string[]>;
+}

@@ -1,0 +1,186 @@
+/**
+ * Dialling a destination by name or address: resolve with the system
+ * resolver, then race the addresses Happy-Eyeballs style (RFC 8305), so a
+ * name with a dead IPv6 and a live IPv4 address connects as fast as one
+ * with only the live one.
+ *
+ * @module
+ */
+
+import type { Connection, Network } from "./connection.ts";
+import { ReplyError } from "./dial_error.ts";
+import {
+  formatHostPort,
+  type HostPort,
+  toSocksAddress,
+} from "./wire/address.ts";
+import { AddressType, Reply } from "./wire/constants.ts";
+
+/**
+ * RFC 8305 §5: the recommended Connection Attempt Delay before the next
+ * address is tried while earlier attempts are still pending.
+ *
+ * @example
+ * ```ts
+ * import { ATTEMPT_DELAY_MS } from "./dial.ts";
+ * console.log(ATTEMPT_DELAY_MS); // 250
+ * ```
+ */
+export const ATTEMPT_DELAY_MS = 250;
+
+/**
+ * Options of {@linkcode dial}.
+ *
+ * @example
+ * ```ts
+ * import type { DialTarget } from "./dial.ts";
+ * const target: DialTarget = { host: "localhost", port: 80, timeout: 10_000 };
+ * ```
+ */
+export interface DialTarget extends HostPort {
+  /** Milliseconds for the lookup and every attempt together. */
+  timeout: number;
+  /** Gives up at once when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Orders resolved addresses for racing (RFC 8305 §4): alternate families,
+ * starting with the family the resolver listed first.
+ *
+ * @example
+ * ```ts
+ * import { interleaveFamilies } from "./dial.ts";
+ * console.log(interleaveFamilies(["::1", "::2", "10.0.0.1"])); // [ "::1", "10.0.0.1", "::2" ]
+ * ```
+ */
+export function interleaveFamilies(addresses: readonly string[]): string[] {
+  const v6 = addresses.filter((a) => a.includes(":"));
+  const v4 = addresses.filter((a) => !a.includes(":"));
+  const [first, second] = addresses[0]?.includes(":") ? [v6, v4] : [v4, v6];
+  const out: string[] = [];
+  for (let i = 0; i < Math.max(first.length, second.length); i++) {
+    if (i < first.length) out.push(first[i]!);
+    if (i < second.length) out.push(second[i]!);
+  }
+  return out;
+}
+
+/**
+ * Connects to `target`, resolving a name first. Rejects with the runtime's
+ * error of the last failed attempt, or a {@linkcode ReplyError} for a name
+ * without addresses (0x04) or a timeout (0x06).
+ *
+ * @example
+ * ```ts
+ * import { dial } from "./dial.ts";
+ * import type { Network } from "./connection.ts";
+ * async function open(network: Network) {
+ *   return await dial(network, { host: "localhost", port: 8080, timeout: 5000 });
+ * }
+ * ```
+ */
+export async function dial(
+  network: Network,
+  target: DialTarget,
+): Promise<Connection> {
+  const name = formatHostPort(target);
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new ReplyError(
+          Reply.TtlExpired,
+          `Cannot connect to ${name}: timed out after ${target.timeout} ms`,
+        ),
+      );
+    }, target.timeout);
+  });
+  const onAbort = () => controller.abort();
+  target.signal?.addEventListener("abort", onAbort);
+  try {
+    return await Promise.race([
+      resolveAndRace(network, target, controller.signal),
+      timedOut,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    target.signal?.removeEventListener("abort", onAbort);
+    // Stops the attempts still pending; a late winner closes itself.
+    controller.abort();
+  }
+}
+
+async function resolveAndRace(
+  network: Network,
+  target: DialTarget,
+  signal: AbortSignal,
+): Promise<Connection> {
+  const { port } = target;
+  const isName = toSocksAddress(target.host, port).type === AddressType.Domain;
+  const addresses = isName
+    ? interleaveFamilies(await network.lookup(target.host))
+    : [target.host];
+  if (addresses.length === 0) {
+    throw new ReplyError(
+      Reply.HostUnreachable,
+      `Cannot resolve ${target.host}: it has no addresses`,
+    );
+  }
+  return await race(
+    addresses,
+    (host) => network.connect({ host, port, signal }),
+    signal,
+  );
+}
+
+// Starts an attempt per address, the next one after ATTEMPT_DELAY_MS or as
+// soon as the one before fails; the first to connect wins.
+function race(
+  addresses: readonly string[],
+  attempt: (host: string) => Promise<Connection>,
+  signal: AbortSignal,
+): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let pending = 0;
+    let settled = false;
+    let lastError: unknown;
+    let delay: ReturnType<typeof setTimeout> | undefined;
+    const settle = (error: unknown, conn?: Connection) => {
+      if (settled) {
+        conn?.close();
+        return;
+      }
+      settled = true;
+      clearTimeout(delay);
+      signal.removeEventListener("abort", onAbort);
+      conn === undefined ? reject(error) : resolve(conn);
+    };
+    const onAbort = () => settle(signal.reason);
+    signal.addEventListener("abort", onAbort);
+    const start = () => {
+      clearTimeout(delay);
+      if (settled) return;
+      if (next === addresses.length) {
+        if (pending === 0) settle(lastError);
+        return;
+      }
+      pending++;
+      attempt(addresses[next++]!).then(
+        (conn) => {
+          pending--;
+          settle(undefined, conn);
+        },
+        (error: unknown) => {
+          pending--;
+          lastError = error;
+          start();
+        },
+      );
+      if (next < addresses.length) delay = setTimeout(start, ATTEMPT_DELAY_MS);
+    };
+    start();
+  });
+}

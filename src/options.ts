@@ -1,0 +1,208 @@
+/**
+ * The options of `serve()`, their defaults, and the checks that turn a bad
+ * value into an error naming the option.
+ *
+ * @module
+ */
+
+import { type Authenticate, usersAuthenticator } from "./auth.ts";
+import type { Network } from "./connection.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import {
+  type HostPort,
+  parseHostPort,
+  parseIPv4,
+  parseIPv6,
+} from "./wire/address.ts";
+import { AuthMethod } from "./wire/constants.ts";
+
+/**
+ * Options of `serve()`. Durations are milliseconds.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "./options.ts";
+ * const options: ServeOptions = {
+ *   listen: ["127.0.0.1:1080", "[::1]:1080"],
+ *   users: { alice: "s3cret" },
+ * };
+ * ```
+ */
+export interface ServeOptions {
+  /** Where to listen; default `127.0.0.1:1080`. Port 0 picks a free one. */
+  listen?: string | HostPort | ReadonlyArray<string | HostPort>;
+  /** Username → password. With users (or `authenticate`), login is required. */
+  users?: Readonly<Record<string, string>> | ReadonlyMap<string, string>;
+  /** Decides logins instead of `users`. */
+  authenticate?: Authenticate;
+  /** Serve without login even on a non-loopback address. */
+  noAuth?: boolean;
+  /** From accept to a complete request; default 10 000. */
+  handshakeTimeout?: number;
+  /** Resolving and connecting to a destination; default 10 000. */
+  connectTimeout?: number;
+  /** Closes tunnels idle this long; default 0, never. */
+  idleTimeout?: number;
+  /** How long `close()` lets tunnels finish; default 5 000. */
+  gracePeriod?: number;
+  /** Where records go; default: warnings and errors as JSON on stderr. */
+  logger?: Logger;
+  /** The runtime's network; default: the adapter of the running runtime. */
+  network?: Network;
+}
+
+/**
+ * Options with defaults applied and values checked.
+ *
+ * @example
+ * ```ts
+ * import { resolveOptions } from "./options.ts";
+ * const config = resolveOptions({ listen: "127.0.0.1:0" });
+ * console.log(config.methods); // [ 0 ]
+ * ```
+ */
+export interface ServerConfig {
+  /** Addresses to listen on. */
+  listen: HostPort[];
+  /** Checks logins; `null` when no login is asked. */
+  authenticate: Authenticate | null;
+  /** Methods offered to every client, preferred first. */
+  methods: number[];
+  /** See {@linkcode ServeOptions}. */
+  handshakeTimeout: number;
+  /** See {@linkcode ServeOptions}. */
+  connectTimeout: number;
+  /** See {@linkcode ServeOptions}. */
+  idleTimeout: number;
+  /** See {@linkcode ServeOptions}. */
+  gracePeriod: number;
+  /** See {@linkcode ServeOptions}. */
+  logger: Logger;
+}
+
+/**
+ * Applies defaults and checks every option.
+ *
+ * @throws {TypeError} Naming the option and what is wrong with it, also
+ * when no login is configured on a non-loopback address without `noAuth`.
+ *
+ * @example
+ * ```ts
+ * import { resolveOptions } from "./options.ts";
+ * try {
+ *   resolveOptions({ listen: "0.0.0.0:1080" });
+ * } catch (error) {
+ *   console.log((error as Error).message.startsWith("Invalid option")); // true
+ * }
+ * ```
+ */
+export function resolveOptions(options: ServeOptions): ServerConfig {
+  const listen = resolveListen(options.listen ?? "127.0.0.1:1080");
+  const authenticate = resolveAuthenticate(options);
+  if (
+    authenticate === null && options.noAuth !== true &&
+    !listen.every((address) => isLoopback(address.host))
+  ) {
+    throw new TypeError(
+      "Invalid option noAuth: refusing to serve without login on a non-loopback address; configure users or pass noAuth (--no-auth) explicitly",
+    );
+  }
+  return {
+    listen,
+    authenticate,
+    methods: [authenticate === null ? AuthMethod.NoAuth : AuthMethod.UserPass],
+    handshakeTimeout: duration(options, "handshakeTimeout", 10_000),
+    connectTimeout: duration(options, "connectTimeout", 10_000),
+    idleTimeout: duration(options, "idleTimeout", 0),
+    gracePeriod: duration(options, "gracePeriod", 5_000),
+    logger: options.logger ??
+      createLogger({ level: "warn", format: "json", write: console.error }),
+  };
+}
+
+/**
+ * Whether host text names this machine's loopback: 127.0.0.0/8, ::1 or
+ * `localhost`.
+ *
+ * @example
+ * ```ts
+ * import { isLoopback } from "./options.ts";
+ * console.log(isLoopback("127.0.0.2"), isLoopback("::"), isLoopback("localhost")); // true false true
+ * ```
+ */
+export function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  const v4 = parseIPv4(host);
+  if (v4 !== null) return v4[0] === 127;
+  const v6 = parseIPv6(host);
+  return v6 !== null && v6.every((byte, i) => byte === (i === 15 ? 1 : 0));
+}
+
+function resolveListen(
+  listen: NonNullable<ServeOptions["listen"]>,
+): HostPort[] {
+  const list = typeof listen === "string" || !Array.isArray(listen)
+    ? [listen as string | HostPort]
+    : listen as ReadonlyArray<string | HostPort>;
+  if (list.length === 0) {
+    throw new TypeError("Invalid option listen: give at least one address");
+  }
+  return list.map((entry) => {
+    try {
+      const address = typeof entry === "string" ? parseHostPort(entry) : entry;
+      if (
+        !Number.isInteger(address.port) || address.port < 0 ||
+        address.port > 65535
+      ) {
+        throw new TypeError(`port ${address.port} is not in 0-65535`);
+      }
+      return { host: address.host, port: address.port };
+    } catch (error) {
+      throw new TypeError(
+        `Invalid option listen: ${
+          (error as Error).message.replace(/^Cannot parse address: /, "")
+        }`,
+      );
+    }
+  });
+}
+
+function resolveAuthenticate(options: ServeOptions): Authenticate | null {
+  if (options.authenticate !== undefined) {
+    if (typeof options.authenticate !== "function") {
+      throw new TypeError("Invalid option authenticate: it is not a function");
+    }
+    return options.authenticate;
+  }
+  if (options.users === undefined) return null;
+  const users = options.users instanceof Map
+    ? options.users as ReadonlyMap<string, string>
+    : new Map(Object.entries(options.users));
+  // An empty table must not quietly turn login off.
+  if (users.size === 0) {
+    throw new TypeError("Invalid option users: it lists no users");
+  }
+  for (const [name, password] of users) {
+    if (typeof password !== "string") {
+      throw new TypeError(
+        `Invalid option users: password of "${name}" is not a string`,
+      );
+    }
+  }
+  return usersAuthenticator(users);
+}
+
+function duration(
+  options: ServeOptions,
+  key: "handshakeTimeout" | "connectTimeout" | "idleTimeout" | "gracePeriod",
+  fallback: number,
+): number {
+  const value = options[key] ?? fallback;
+  // setTimeout clamps above 2^31-1 ms to 1 ms, so a huge value would fire at once.
+  if (!Number.isFinite(value) || value < 0 || value > 2_147_483_647) {
+    throw new TypeError(
+      `Invalid option ${key}: ${value} is not a duration in ms (0-2147483647)`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,292 @@
+/**
+ * One client, from accept to close, on any runtime: read → handshake →
+ * authenticate → request → the command's handler → access log.
+ *
+ * @module
+ */
+
+import { connectCommand } from "./commands/connect.ts";
+import type { Connection, Network } from "./connection.ts";
+import { Handshake, type HandshakeStep } from "./handshake.ts";
+import type { ServerConfig } from "./options.ts";
+import type { SessionTable } from "./sessions.ts";
+import { formatHostPort } from "./wire/address.ts";
+import { Command, Reply } from "./wire/constants.ts";
+import { encodeReply } from "./wire/reply.ts";
+import type { Request } from "./wire/request.ts";
+
+/**
+ * What every connection of one server shares.
+ *
+ * @example
+ * ```ts
+ * import type { ServerState } from "./serve_connection.ts";
+ * function openTunnels(state: ServerState): number {
+ *   return state.sessions.total;
+ * }
+ * ```
+ */
+export interface ServerState {
+  /** Checked options. */
+  config: ServerConfig;
+  /** The runtime's network. */
+  network: Network;
+  /** Open CONNECT tunnels per client and user. */
+  sessions: SessionTable;
+}
+
+/**
+ * The server's hold on one client's connections, so that shutdown can let
+ * tunnels finish and close everything else.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionScope } from "./serve_connection.ts";
+ * import type { Connection } from "./connection.ts";
+ * const held = new Set<Connection>();
+ * const scope: ConnectionScope = { adopt: (c) => held.add(c), relaying: () => {} };
+ * ```
+ */
+export interface ConnectionScope {
+  /** Closes `conn` too if the server is forced to shut down. */
+  adopt(conn: Connection): void;
+  /** The handshake is over and bytes flow: shutdown waits for it. */
+  relaying(): void;
+}
+
+/**
+ * The access-log line of one request, filled in as it is served.
+ *
+ * @example
+ * ```ts
+ * import type { AccessRecord } from "./serve_connection.ts";
+ * const record: AccessRecord = {
+ *   client: "127.0.0.1:50000", user: null, command: "connect",
+ *   destination: "example.com:443", reply: 0, up: 0, down: 0,
+ * };
+ * ```
+ */
+export interface AccessRecord {
+  /** The client's address. */
+  client: string;
+  /** Who logged in; `null` without login. */
+  user: string | null;
+  /** `connect`, `bind` or `udp`. */
+  command: string;
+  /** DST.ADDR:DST.PORT as the client sent it. */
+  destination: string;
+  /** The REP sent, or `null` if none was. */
+  reply: Reply | null;
+  /** Bytes from the client onwards. */
+  up: number;
+  /** Bytes back to the client. */
+  down: number;
+  /** The address actually dialled, when it differs from `destination`. */
+  remote?: string;
+  /** Why the tunnel ended, or why the request failed. */
+  end?: string;
+}
+
+/**
+ * One request, handed to the handler of its command.
+ *
+ * @example
+ * ```ts
+ * import type { RequestContext } from "./serve_connection.ts";
+ * function describe(context: RequestContext): string {
+ *   return `${context.record.command} ${context.record.destination}`;
+ * }
+ * ```
+ */
+export interface RequestContext {
+  /** The client's connection. */
+  client: Connection;
+  /** The decoded request. */
+  request: Request;
+  /** Bytes the client sent after the request, for the destination. */
+  leftover: Uint8Array;
+  /** Who logged in; `null` without login. */
+  user: string | null;
+  /** Shared server state. */
+  server: ServerState;
+  /** This connection's hold. */
+  scope: ConnectionScope;
+  /** The access-log line the handler fills in. */
+  record: AccessRecord;
+}
+
+/**
+ * Serves one command after the handshake. Must send a reply, even on
+ * failure, and never reject.
+ *
+ * @example
+ * ```ts
+ * import type { CommandHandler } from "./serve_connection.ts";
+ * import { sendReply } from "./serve_connection.ts";
+ * const refuse: CommandHandler = (context) => sendReply(context, { reply: 0x07 });
+ * ```
+ */
+export type CommandHandler = (context: RequestContext) => Promise<void>;
+
+const commandNames: Readonly<Record<Command, string>> = {
+  [Command.Connect]: "connect",
+  [Command.Bind]: "bind",
+  [Command.UdpAssociate]: "udp",
+};
+
+/**
+ * Sends a reply and records its code. A failure reply is followed by a
+ * half-close (RFC 1928 §6: the server closes after a failure).
+ *
+ * @example
+ * ```ts
+ * import { sendReply, type RequestContext } from "./serve_connection.ts";
+ * async function refuse(context: RequestContext) {
+ *   await sendReply(context, { reply: 0x02 });
+ * }
+ * ```
+ */
+export async function sendReply(
+  context: RequestContext,
+  reply: Parameters<typeof encodeReply>[0],
+): Promise<void> {
+  context.record.reply = reply.reply;
+  await context.client.write(encodeReply(reply));
+  if (reply.reply !== Reply.Succeeded) await context.client.closeWrite();
+}
+
+const notSupported: CommandHandler = (context) =>
+  sendReply(context, { reply: Reply.CommandNotSupported });
+
+const handlers: Readonly<Record<Command, CommandHandler>> = {
+  [Command.Connect]: connectCommand,
+  [Command.Bind]: notSupported,
+  [Command.UdpAssociate]: notSupported,
+};
+
+/**
+ * Serves `client` until it is done, then closes it. Never rejects.
+ *
+ * @example
+ * ```ts
+ * import { serveConnection, type ConnectionScope, type ServerState } from "./serve_connection.ts";
+ * import type { Connection } from "./connection.ts";
+ * function onAccept(conn: Connection, state: ServerState, scope: ConnectionScope) {
+ *   void serveConnection(conn, { server: state, scope });
+ * }
+ * ```
+ */
+export async function serveConnection(
+  client: Connection,
+  context: { server: ServerState; scope: ConnectionScope },
+): Promise<void> {
+  const { server, scope } = context;
+  const { logger, handshakeTimeout } = server.config;
+  const started = Date.now();
+  const clientText = formatHostPort(client.remoteAddress);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    client.close();
+  }, handshakeTimeout);
+  let record: AccessRecord | null = null;
+  try {
+    const negotiated = await negotiate(client, server, clientText);
+    clearTimeout(timer);
+    if (negotiated === null) return;
+    const { request, leftover, user } = negotiated;
+    record = {
+      client: clientText,
+      user,
+      command: commandNames[request.command],
+      destination: formatHostPort(request.destination),
+      reply: null,
+      up: 0,
+      down: 0,
+    };
+    await handlers[request.command]({
+      client,
+      request,
+      leftover,
+      user,
+      server,
+      scope,
+      record,
+    });
+  } catch (error) {
+    logger.log({
+      level: timedOut ? "info" : "debug",
+      msg: timedOut ? "handshake timed out" : "connection failed",
+      client: clientText,
+      error: (error as Error)?.message ?? String(error),
+    });
+  } finally {
+    clearTimeout(timer);
+    client.close();
+    if (record !== null) {
+      logger.log({
+        level: "info",
+        msg: "access",
+        ...record,
+        duration_ms: Date.now() - started,
+      });
+    } else if (timedOut) {
+      logger.log({
+        level: "info",
+        msg: "handshake timed out",
+        client: clientText,
+      });
+    }
+  }
+}
+
+async function negotiate(
+  client: Connection,
+  server: ServerState,
+  clientText: string,
+): Promise<
+  { request: Request; leftover: Uint8Array; user: string | null } | null
+> {
+  const { config } = server;
+  const handshake = new Handshake({ methods: config.methods });
+  let user: string | null = null;
+  let step: HandshakeStep = {
+    send: new Uint8Array(0),
+    event: { type: "read" },
+  };
+  for (;;) {
+    if (step.send.length > 0) await client.write(step.send);
+    const event = step.event;
+    switch (event.type) {
+      case "read": {
+        const chunk = await client.read();
+        if (chunk === null) return null;
+        step = handshake.receive(chunk);
+        break;
+      }
+      case "authenticate": {
+        user = event.username;
+        const ok = await config.authenticate!(
+          event.username,
+          event.password,
+          client.remoteAddress,
+        );
+        step = handshake.authenticated(ok);
+        break;
+      }
+      case "failed":
+        await client.closeWrite();
+        config.logger.log({
+          level: event.reason === "auth_failed" ? "warn" : "info",
+          msg: "handshake failed",
+          client: clientText,
+          user: user ?? undefined,
+          reason: event.reason,
+          error: event.message,
+        });
+        return null;
+      case "request":
+        return { request: event.request, leftover: event.leftover, user };
+    }
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * A running server: listeners, the accept loops, and shutdown that lets
+ * tunnels finish before it closes what is left.
+ *
+ * @module
+ */
+
+import type { Connection, Listener, Network } from "./connection.ts";
+import { resolveOptions, type ServeOptions } from "./options.ts";
+import {
+  type ConnectionScope,
+  serveConnection,
+  type ServerState,
+} from "./serve_connection.ts";
+import { SessionTable } from "./sessions.ts";
+import { formatHostPort, type HostPort } from "./wire/address.ts";
+
+/**
+ * Options of {@linkcode Server.close}.
+ *
+ * @example
+ * ```ts
+ * import type { CloseOptions } from "./server.ts";
+ * const options: CloseOptions = { gracePeriod: 0 };
+ * ```
+ */
+export interface CloseOptions {
+  /** Overrides the server's `gracePeriod` (ms) for this close. */
+  gracePeriod?: number;
+}
+
+// One accepted client and everything opened on its behalf.
+class ClientHold implements ConnectionScope {
+  readonly connections = new Set<Connection>();
+  isRelaying = false;
+
+  constructor(client: Connection) {
+    this.connections.add(client);
+  }
+
+  adopt(conn: Connection): void {
+    this.connections.add(conn);
+  }
+
+  relaying(): void {
+    this.isRelaying = true;
+  }
+
+  closeAll(): void {
+    for (const conn of this.connections) conn.close();
+  }
+}
+
+/**
+ * A running SOCKS5 server, as `serve()` returns it.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "../mod.ts";
+ * const server = await serve({ listen: "127.0.0.1:0" });
+ * console.log(server.addresses[0]?.port !== 0); // true
+ * await server.close();
+ * ```
+ */
+export class Server {
+  readonly #state: ServerState;
+  readonly #listeners: Listener[];
+  readonly #holds = new Map<ClientHold, Promise<void>>();
+  readonly #acceptLoops: Promise<void>[];
+  #closing: Promise<void> | null = null;
+  #resolveClosed!: () => void;
+  /** Settles once the server has closed, whoever closed it. */
+  readonly closed: Promise<void>;
+
+  /** Use `serve()`; this takes listeners that are already open. */
+  constructor(state: ServerState, listeners: Listener[]) {
+    this.#state = state;
+    this.#listeners = listeners;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#acceptLoops = listeners.map((listener) => this.#acceptLoop(listener));
+  }
+
+  /** The bound addresses, with real ports, in the order of `listen`. */
+  get addresses(): HostPort[] {
+    return this.#listeners.map((listener) => ({ ...listener.address }));
+  }
+
+  /** Clients connected now, in handshake or relaying. */
+  get connectionCount(): number {
+    return this.#holds.size;
+  }
+
+  /**
+   * CONNECT tunnels open for a client IP address and user (`null` or left
+   * out: without login): the sessions BIND requires.
+   */
+  sessionCount(clientIp: string, user: string | null = null): number {
+    return this.#state.sessions.count(clientIp, user);
+  }
+
+  /**
+   * Stops accepting, closes clients still in their handshake, lets tunnels
+   * finish for the grace period, then closes the rest. Resolves when every
+   * connection and timer is gone.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#shutdown(
+      options.gracePeriod ?? this.#state.config.gracePeriod,
+    );
+    return this.#closing;
+  }
+
+  async #shutdown(gracePeriod: number): Promise<void> {
+    for (const listener of this.#listeners) listener.close();
+    await Promise.all(this.#acceptLoops);
+    for (const hold of this.#holds.keys()) {
+      if (!hold.isRelaying) hold.closeAll();
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const graceOver = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, gracePeriod);
+    });
+    await Promise.race([Promise.all(this.#holds.values()), graceOver]);
+    clearTimeout(timer);
+    for (const hold of this.#holds.keys()) hold.closeAll();
+    await Promise.all(this.#holds.values());
+    this.#state.config.logger.log({ level: "info", msg: "closed" });
+    this.#resolveClosed();
+  }
+
+  async #acceptLoop(listener: Listener): Promise<void> {
+    const { logger } = this.#state.config;
+    for (;;) {
+      let conn: Connection | null;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        // Accept errors (EMFILE, a client reset before accept) are
+        // transient: log and go on rather than stop serving.
+        logger.log({
+          level: "warn",
+          msg: "accept failed",
+          address: formatHostPort(listener.address),
+          error: (error as Error)?.message ?? String(error),
+        });
+        continue;
+      }
+      if (conn === null) return;
+      if (this.#closing !== null) {
+        conn.close();
+        continue;
+      }
+      const hold = new ClientHold(conn);
+      const served = serveConnection(conn, { server: this.#state, scope: hold })
+        .finally(() => {
+          hold.closeAll();
+          this.#holds.delete(hold);
+        });
+      this.#holds.set(hold, served);
+    }
+  }
+}
+
+/**
+ * Checks the options, opens every listener, and starts serving on
+ * `network`. If one listener fails, those already open are closed.
+ *
+ * @example
+ * ```ts
+ * import { startServer } from "./server.ts";
+ * import type { Network } from "./connection.ts";
+ * async function start(network: Network) {
+ *   return await startServer(network, { listen: "127.0.0.1:0" });
+ * }
+ * ```
+ */
+export async function startServer(
+  network: Network,
+  options: ServeOptions,
+): Promise<Server> {
+  const config = resolveOptions(options);
+  const listeners: Listener[] = [];
+  try {
+    for (const address of config.listen) {
+      listeners.push(await network.listen(address));
+    }
+  } catch (error) {
+    for (const listener of listeners) listener.close();
+    throw error;
+  }
+  const server = new Server(
+    { config, network, sessions: new SessionTable() },
+    listeners,
+  );
+  for (const address of server.addresses) {
+    config.logger.log({
+      level: "info",
+      msg: "listening",
+      address: formatHostPort(address),
+    });
+  }
+  return server;
+}
