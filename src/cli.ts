@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The `edgesocks` command, the same on Deno, Bun and Node: parse flags,
  * read users files, serve, and close gracefully on SIGINT or SIGTERM.
