@@ -81,6 +81,42 @@ export interface DialOptions extends HostPort {
 }
 
 /**
+ * One UDP datagram and where it came from or goes to.
+ *
+ * @example
+ * ```ts
+ * import type { Datagram } from "./connection.ts";
+ * const datagram: Datagram = { data: new Uint8Array([1]), host: "127.0.0.1", port: 53 };
+ * ```
+ */
+export interface Datagram extends HostPort {
+  /** The payload; the receiver's to keep. */
+  data: Uint8Array;
+}
+
+/**
+ * A bound UDP socket. Datagrams arrive through the callback given to
+ * {@linkcode Network.bindUdp}; UDP has no backpressure, so what the
+ * callback does not take is lost, as on the wire.
+ *
+ * @example
+ * ```ts
+ * import type { UdpSocket } from "./connection.ts";
+ * function reply(socket: UdpSocket) {
+ *   socket.send({ data: new Uint8Array([1]), host: "127.0.0.1", port: 5353 });
+ * }
+ * ```
+ */
+export interface UdpSocket {
+  /** The bound address, with the real port. */
+  readonly address: HostPort;
+  /** Sends one datagram to an IP address; errors are dropped, as UDP's are. */
+  send(datagram: Datagram): void;
+  /** Stops receiving and frees the port. Idempotent. */
+  close(): void;
+}
+
+/**
  * Everything the server needs from a runtime.
  *
  * @example
@@ -99,4 +135,9 @@ export interface Network {
   connect(options: DialOptions): Promise<Connection>;
   /** Resolves a name with the system resolver: IPv4 and IPv6 text. */
   lookup(name: string): Promise<string[]>;
+  /** Binds a UDP socket on an IP address; port 0 picks a free one. */
+  bindUdp(
+    address: HostPort,
+    onDatagram: (datagram: Datagram) => void,
+  ): Promise<UdpSocket>;
 }

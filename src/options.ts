@@ -13,6 +13,7 @@ import {
   parseHostPort,
   parseIPv4,
   parseIPv6,
+  toSocksAddress,
 } from "./wire/address.ts";
 import { AuthMethod } from "./wire/constants.ts";
 
@@ -45,6 +46,17 @@ export interface ServeOptions {
   idleTimeout?: number;
   /** How long `close()` lets tunnels finish; default 5 000. */
   gracePeriod?: number;
+  /** How long a BIND waits for its incoming connection; default 60 000. */
+  bindTimeout?: number;
+  /** Ports BIND listens on, `[low, high]` inclusive; default: any free one. */
+  bindPorts?: readonly [number, number];
+  /** Let BIND serve clients without an open CONNECT tunnel; default false. */
+  bindWithoutSession?: boolean;
+  /**
+   * The IP address BIND listens on and UDP ASSOCIATE advertises, for a
+   * server behind NAT. Default: the interface in use (see README).
+   */
+  externalAddress?: string;
   /** Where records go; default: warnings and errors as JSON on stderr. */
   logger?: Logger;
   /** The runtime's network; default: the adapter of the running runtime. */
@@ -76,6 +88,14 @@ export interface ServerConfig {
   idleTimeout: number;
   /** See {@linkcode ServeOptions}. */
   gracePeriod: number;
+  /** See {@linkcode ServeOptions}. */
+  bindTimeout: number;
+  /** See {@linkcode ServeOptions}; `null`: any free port. */
+  bindPorts: readonly [number, number] | null;
+  /** See {@linkcode ServeOptions}. */
+  bindWithoutSession: boolean;
+  /** See {@linkcode ServeOptions}; `null`: the interface in use. */
+  externalAddress: string | null;
   /** See {@linkcode ServeOptions}. */
   logger: Logger;
 }
@@ -115,6 +135,10 @@ export function resolveOptions(options: ServeOptions): ServerConfig {
     connectTimeout: duration(options, "connectTimeout", 10_000),
     idleTimeout: duration(options, "idleTimeout", 0),
     gracePeriod: duration(options, "gracePeriod", 5_000),
+    bindTimeout: duration(options, "bindTimeout", 60_000),
+    bindPorts: resolveBindPorts(options.bindPorts),
+    bindWithoutSession: options.bindWithoutSession === true,
+    externalAddress: resolveExternalAddress(options.externalAddress),
     logger: options.logger ??
       createLogger({ level: "warn", format: "json", write: console.error }),
   };
@@ -194,7 +218,12 @@ function resolveAuthenticate(options: ServeOptions): Authenticate | null {
 
 function duration(
   options: ServeOptions,
-  key: "handshakeTimeout" | "connectTimeout" | "idleTimeout" | "gracePeriod",
+  key:
+    | "handshakeTimeout"
+    | "connectTimeout"
+    | "idleTimeout"
+    | "gracePeriod"
+    | "bindTimeout",
   fallback: number,
 ): number {
   const value = options[key] ?? fallback;
@@ -205,4 +234,36 @@ function duration(
     );
   }
   return value;
+}
+
+function resolveBindPorts(
+  ports: ServeOptions["bindPorts"],
+): readonly [number, number] | null {
+  if (ports === undefined) return null;
+  const [low, high] = Array.isArray(ports) ? ports : [];
+  const isPort = (n: unknown) =>
+    Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65535;
+  if (!isPort(low) || !isPort(high) || low! > high!) {
+    throw new TypeError(
+      `Invalid option bindPorts: ${
+        JSON.stringify(ports)
+      } is not [low, high] with 1 <= low <= high <= 65535`,
+    );
+  }
+  return [low!, high!];
+}
+
+function resolveExternalAddress(address: unknown): string | null {
+  if (address === undefined) return null;
+  if (
+    typeof address !== "string" ||
+    (parseIPv4(address) === null && parseIPv6(address) === null)
+  ) {
+    throw new TypeError(
+      `Invalid option externalAddress: ${
+        JSON.stringify(address)
+      } is not an IPv4 or IPv6 address`,
+    );
+  }
+  return toSocksAddress(address, 0).host;
 }

@@ -20,6 +20,11 @@ import type { Connection } from "./connection.ts";
 export interface RelayOptions {
   /** Closes the tunnel after this many ms with no byte either way; 0: never. */
   idleTimeout?: number;
+  /**
+   * A `client.read()` already under way (started while the tunnel was being
+   * set up): its chunk is the first one relayed up.
+   */
+  clientRead?: Promise<Uint8Array | null>;
 }
 
 /**
@@ -70,9 +75,10 @@ export async function relay(
     from: Connection,
     to: Connection,
     direction: "up" | "down",
+    firstRead: Promise<Uint8Array | null>,
   ) => {
     try {
-      for (let chunk = await from.read(); chunk; chunk = await from.read()) {
+      for (let chunk = await firstRead; chunk; chunk = await from.read()) {
         counts[direction] += chunk.length;
         lastActive = Date.now();
         await to.write(chunk);
@@ -97,8 +103,8 @@ export async function relay(
   if (idleTimeout > 0) watchIdle(idleTimeout);
   try {
     await Promise.all([
-      pump(client, target, "up"),
-      pump(target, client, "down"),
+      pump(client, target, "up", options.clientRead ?? client.read()),
+      pump(target, client, "down", target.read()),
     ]);
   } finally {
     clearTimeout(timer);

@@ -5,7 +5,9 @@
  * @module
  */
 
+import { bindCommand } from "./commands/bind.ts";
 import { connectCommand } from "./commands/connect.ts";
+import { udpAssociateCommand } from "./commands/udp_associate.ts";
 import type { Connection, Network } from "./connection.ts";
 import { Handshake, type HandshakeStep } from "./handshake.ts";
 import type { ServerConfig } from "./options.ts";
@@ -85,6 +87,12 @@ export interface AccessRecord {
   remote?: string;
   /** Why the tunnel ended, or why the request failed. */
   end?: string;
+  /** UDP ASSOCIATE: datagrams relayed to destinations. */
+  datagramsUp?: number;
+  /** UDP ASSOCIATE: datagrams relayed to the client. */
+  datagramsDown?: number;
+  /** UDP ASSOCIATE: datagrams dropped (wrong sender, FRAG, malformed). */
+  dropped?: number;
 }
 
 /**
@@ -155,13 +163,10 @@ export async function sendReply(
   if (reply.reply !== Reply.Succeeded) await context.client.closeWrite();
 }
 
-const notSupported: CommandHandler = (context) =>
-  sendReply(context, { reply: Reply.CommandNotSupported });
-
 const handlers: Readonly<Record<Command, CommandHandler>> = {
   [Command.Connect]: connectCommand,
-  [Command.Bind]: notSupported,
-  [Command.UdpAssociate]: notSupported,
+  [Command.Bind]: bindCommand,
+  [Command.UdpAssociate]: udpAssociateCommand,
 };
 
 /**

@@ -45,7 +45,25 @@ interface SocketOptions {
   allowHalfOpen: true;
   socket: Handlers;
 }
+interface BunUdpSocket {
+  readonly hostname: string;
+  readonly port: number;
+  send(data: Uint8Array, port: number, address: string): boolean;
+  close(): void;
+}
 interface BunApi {
+  udpSocket(options: {
+    hostname: string;
+    port: number;
+    socket: {
+      data(
+        socket: BunUdpSocket,
+        data: Uint8Array,
+        port: number,
+        address: string,
+      ): void;
+    };
+  }): Promise<BunUdpSocket>;
   listen(options: SocketOptions): {
     hostname: string;
     port: number;
@@ -218,5 +236,29 @@ export const network: Network = {
   async lookup(name) {
     const found = await lookup(name, { all: true, verbatim: true });
     return found.map((entry) => entry.address);
+  },
+  async bindUdp(address, onDatagram) {
+    const socket = await Bun.udpSocket({
+      hostname: address.host,
+      port: address.port,
+      socket: {
+        data(_socket, data, port, host) {
+          onDatagram({ data, host: hostOf(host), port });
+        },
+      },
+    });
+    let closed = false;
+    return {
+      address: { host: hostOf(socket.hostname), port: socket.port },
+      send({ data, host, port }) {
+        // false means the kernel dropped it: UDP's usual loss.
+        if (!closed) socket.send(data, port, host);
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        socket.close();
+      },
+    };
   },
 };

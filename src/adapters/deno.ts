@@ -9,6 +9,7 @@
 
 import { lookup } from "node:dns/promises";
 import type { Connection, Listener, Network } from "../connection.ts";
+import { bindDgram } from "./_dgram.ts";
 import { hostOf } from "./_shared.ts";
 
 // The slice of the Deno namespace this adapter uses, declared here so the
@@ -150,4 +151,5 @@ export const network: Network = {
     const found = await lookup(name, { all: true, verbatim: true });
     return found.map((entry) => entry.address);
   },
+  bindUdp: bindDgram,
 };

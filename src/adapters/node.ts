@@ -14,6 +14,7 @@ import type {
   Network,
 } from "../connection.ts";
 import type { HostPort } from "../wire/address.ts";
+import { bindDgram } from "./_dgram.ts";
 import { hostOf, Inbox } from "./_shared.ts";
 
 function wrap(socket: net.Socket): Connection {
@@ -128,4 +129,5 @@ export const network: Network = {
     const found = await lookup(name, { all: true, verbatim: true });
     return found.map((entry) => entry.address);
   },
+  bindUdp: bindDgram,
 };

@@ -75,6 +75,12 @@ Options:
   --handshake-timeout TIME   From accept to a complete request. Default: 10s
   --connect-timeout TIME     Resolving and connecting out. Default: 10s
   --idle-timeout TIME        Close tunnels idle this long. Default: 0 (never)
+  --bind-timeout TIME        How long BIND waits for its peer. Default: 60s
+  --bind-ports LOW-HIGH      Ports BIND listens on. Default: any free port
+  --bind-without-session     Let BIND serve clients with no open CONNECT
+                             tunnel from the same address (and user).
+  --external-address IP      Address BIND listens on and BIND and UDP
+                             ASSOCIATE advertise (behind NAT: the public one).
   --log-level LEVEL          debug, info, warn, error or silent. Default: info
   --log-format FORMAT        json or text. Default: text on a terminal, else json
   -h, --help                 Show this help.
@@ -92,6 +98,10 @@ const flags = {
   "handshake-timeout": { type: "string" },
   "connect-timeout": { type: "string" },
   "idle-timeout": { type: "string" },
+  "bind-timeout": { type: "string" },
+  "bind-ports": { type: "string" },
+  "bind-without-session": { type: "boolean" },
+  "external-address": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -123,11 +133,19 @@ export function parseCommandLine(args: readonly string[]): Command {
   if (values.listen) options.listen = values.listen;
   if (values.user) options.users = parseUsers(values.user);
   if (values["no-auth"]) options.noAuth = true;
+  if (values["bind-without-session"]) options.bindWithoutSession = true;
+  if (values["bind-ports"] !== undefined) {
+    options.bindPorts = parsePortRange("--bind-ports", values["bind-ports"]);
+  }
+  if (values["external-address"] !== undefined) {
+    options.externalAddress = values["external-address"];
+  }
   for (
     const [flag, key] of [
       ["handshake-timeout", "handshakeTimeout"],
       ["connect-timeout", "connectTimeout"],
       ["idle-timeout", "idleTimeout"],
+      ["bind-timeout", "bindTimeout"],
     ] as const
   ) {
     const text = values[flag];
@@ -206,6 +224,29 @@ export function parseDuration(flag: string, text: string): number {
     );
   }
   return Math.round(value);
+}
+
+/**
+ * Parses `LOW-HIGH` into a port range.
+ *
+ * @throws {UsageError} Naming `flag`.
+ *
+ * @example
+ * ```ts
+ * import { parsePortRange } from "./parse_args.ts";
+ * console.log(parsePortRange("--bind-ports", "40000-40100")); // [ 40000, 40100 ]
+ * ```
+ */
+export function parsePortRange(flag: string, text: string): [number, number] {
+  const match = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(text.trim());
+  const low = Number(match?.[1]);
+  const high = Number(match?.[2]);
+  if (match === null || low < 1 || high > 65535 || low > high) {
+    throw new UsageError(
+      `${flag}: "${text}" is not a port range LOW-HIGH within 1-65535`,
+    );
+  }
+  return [low, high];
 }
 
 function oneOf<T extends string>(

@@ -37,7 +37,11 @@ export const connectCommand: CommandHandler = async (context) => {
     return;
   }
   scope.adopt(target);
-  const release = sessions.open(client.remoteAddress.host, context.user);
+  const release = sessions.open(
+    client.remoteAddress.host,
+    context.user,
+    target.localAddress.host,
+  );
   try {
     record.remote = formatHostPort(target.remoteAddress);
     const local = target.localAddress;

@@ -4,6 +4,7 @@ import {
   HELP,
   parseCommandLine,
   parseDuration,
+  parsePortRange,
   parseUsers,
   UsageError,
 } from "../../src/cli/parse_args.ts";
@@ -54,6 +55,13 @@ describe("parseCommandLine()", () => {
       "debug",
       "--log-format",
       "text",
+      "--bind-timeout",
+      "30s",
+      "--bind-ports",
+      "40000-40010",
+      "--bind-without-session",
+      "--external-address",
+      "203.0.113.7",
     ]);
     assert.deepEqual(command.options, {
       listen: ["127.0.0.1:0", "[::1]:1080"],
@@ -62,6 +70,10 @@ describe("parseCommandLine()", () => {
       handshakeTimeout: 500,
       connectTimeout: 2000,
       idleTimeout: 300_000,
+      bindTimeout: 30_000,
+      bindPorts: [40000, 40010],
+      bindWithoutSession: true,
+      externalAddress: "203.0.113.7",
     });
     assert.deepEqual(command.usersFiles, ["a.txt"]);
     assert.equal(command.logLevel, "debug");
@@ -122,6 +134,16 @@ describe("parseDuration()", () => {
   });
 });
 
+describe("parsePortRange()", () => {
+  it("reads LOW-HIGH and rejects reversed, zero and out-of-range ports", () => {
+    assert.deepEqual(parsePortRange("--bind-ports", "1-65535"), [1, 65535]);
+    assert.deepEqual(parsePortRange("--bind-ports", "8000-8000"), [8000, 8000]);
+    for (const text of ["0-10", "10-5", "1-65536", "80", "a-b", "-1-5"]) {
+      usageError(() => parsePortRange("--bind-ports", text), /^--bind-ports: /);
+    }
+  });
+});
+
 describe("parseUsers()", () => {
   it("splits at the first colon and keeps empty passwords", () => {
     assert.deepEqual(
@@ -152,6 +174,10 @@ describe("HELP", () => {
         "--idle-timeout",
         "--log-level",
         "--log-format",
+        "--bind-timeout",
+        "--bind-ports",
+        "--bind-without-session",
+        "--external-address",
         "--help",
         "--version",
       ]
