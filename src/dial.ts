@@ -84,6 +84,8 @@ export async function dial(
   network: Network,
   target: DialTarget,
 ): Promise<Connection> {
+  // An abort before the call fires no event: check it, or dial would go on.
+  target.signal?.throwIfAborted();
   const name = formatHostPort(target);
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -122,6 +124,8 @@ async function resolveAndRace(
   const addresses = isName
     ? interleaveFamilies(await network.lookup(target.host))
     : [target.host];
+  // The lookup may outlive the timeout: start nothing for a dead dial.
+  signal.throwIfAborted();
   if (addresses.length === 0) {
     throw new ReplyError(
       Reply.HostUnreachable,

@@ -101,11 +101,17 @@ function formatText(time: string, record: LogRecord): string {
   const { level, msg, ...fields } = record;
   const details = Object.entries(fields)
     .filter(([, value]) => value !== undefined)
-    .map(([key, value]) =>
-      `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`
-    )
+    .map(([key, value]) => `${key}=${textValue(value)}`)
     .join(" ");
   return `${time} ${level.toUpperCase().padEnd(5)} ${msg}${
     details ? ` ${details}` : ""
   }`;
+}
+
+// Bare when unambiguous; quoted when a space, `=` or quote would let a
+// key=value reader split the value wrongly.
+function textValue(value: unknown): string {
+  return typeof value === "string" && /^[^\s="]+$/.test(value)
+    ? value
+    : JSON.stringify(value);
 }

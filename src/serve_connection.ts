@@ -12,7 +12,7 @@ import type { Connection, Network } from "./connection.ts";
 import { Handshake, type HandshakeStep } from "./handshake.ts";
 import type { ServerConfig } from "./options.ts";
 import type { SessionTable } from "./sessions.ts";
-import { formatHostPort } from "./wire/address.ts";
+import { formatHostPort, type HostPort } from "./wire/address.ts";
 import { Command, Reply } from "./wire/constants.ts";
 import { encodeReply } from "./wire/reply.ts";
 import type { Request } from "./wire/request.ts";
@@ -46,10 +46,16 @@ export interface ServerState {
  * import type { ConnectionScope } from "./serve_connection.ts";
  * import type { Connection } from "./connection.ts";
  * const held = new Set<Connection>();
- * const scope: ConnectionScope = { adopt: (c) => held.add(c), relaying: () => {} };
+ * const scope: ConnectionScope = {
+ *   signal: new AbortController().signal,
+ *   adopt: (c) => held.add(c),
+ *   relaying: () => {},
+ * };
  * ```
  */
 export interface ConnectionScope {
+  /** Aborted when the server closes this client: stop dialling for it. */
+  readonly signal: AbortSignal;
   /** Closes `conn` too if the server is forced to shut down. */
   adopt(conn: Connection): void;
   /** The handshake is over and bytes flow: shutdown waits for it. */
@@ -190,6 +196,8 @@ export async function serveConnection(
   const started = Date.now();
   const clientText = formatHostPort(client.remoteAddress);
   let timedOut = false;
+  // The catch logs a timeout with its error; the finally must not again.
+  let failed = false;
   const timer = setTimeout(() => {
     timedOut = true;
     client.close();
@@ -198,7 +206,9 @@ export async function serveConnection(
   try {
     const negotiated = await negotiate(client, server, clientText);
     clearTimeout(timer);
-    if (negotiated === null) return;
+    // A request decoded after the timer closed the client (a slow
+    // authenticate with a pipelined request) is not served.
+    if (negotiated === null || timedOut) return;
     const { request, leftover, user } = negotiated;
     record = {
       client: clientText,
@@ -219,6 +229,7 @@ export async function serveConnection(
       record,
     });
   } catch (error) {
+    failed = true;
     logger.log({
       level: timedOut ? "info" : "debug",
       msg: timedOut ? "handshake timed out" : "connection failed",
@@ -235,7 +246,7 @@ export async function serveConnection(
         ...record,
         duration_ms: Date.now() - started,
       });
-    } else if (timedOut) {
+    } else if (timedOut && !failed) {
       logger.log({
         level: "info",
         msg: "handshake timed out",
@@ -271,12 +282,9 @@ async function negotiate(
       }
       case "authenticate": {
         user = event.username;
-        const ok = await config.authenticate!(
-          event.username,
-          event.password,
-          client.remoteAddress,
+        step = handshake.authenticated(
+          await checkLogin(config, { ...event, client: client.remoteAddress }),
         );
-        step = handshake.authenticated(ok);
         break;
       }
       case "failed":
@@ -293,5 +301,29 @@ async function negotiate(
       case "request":
         return { request: event.request, leftover: event.leftover, user };
     }
+  }
+}
+
+// A failing credential store answers like a wrong password (RFC 1929 status
+// 0x01 and a close) rather than leaving the client without a status.
+async function checkLogin(
+  config: ServerConfig,
+  login: { username: string; password: string; client: HostPort },
+): Promise<boolean> {
+  try {
+    return await config.authenticate!(
+      login.username,
+      login.password,
+      login.client,
+    ) === true;
+  } catch (error) {
+    config.logger.log({
+      level: "error",
+      msg: "authenticate failed",
+      client: formatHostPort(login.client),
+      user: login.username,
+      error: (error as Error)?.message ?? String(error),
+    });
+    return false;
   }
 }

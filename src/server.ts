@@ -32,7 +32,12 @@ export interface CloseOptions {
 // One accepted client and everything opened on its behalf.
 class ClientHold implements ConnectionScope {
   readonly connections = new Set<Connection>();
+  readonly #controller = new AbortController();
   isRelaying = false;
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
 
   constructor(client: Connection) {
     this.connections.add(client);
@@ -47,6 +52,7 @@ class ClientHold implements ConnectionScope {
   }
 
   closeAll(): void {
+    this.#controller.abort();
     for (const conn of this.connections) conn.close();
   }
 }

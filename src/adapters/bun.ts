@@ -23,8 +23,10 @@ interface BunSocket {
   write(bytes: Uint8Array): number;
   /** Sends FIN; reading goes on. */
   shutdown(): void;
-  /** Closes at once. */
+  /** Closes at once with RST (SO_LINGER 0): bytes not yet sent are lost. */
   terminate(): void;
+  /** Closes at once with close(2): the kernel still sends what it took. */
+  end(): void;
   pause(): void;
   resume(): void;
   setNoDelay(noDelay: boolean): boolean;
@@ -126,7 +128,7 @@ class BunConnection implements Connection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#socket.terminate();
+    this.#socket.end();
     this.ended(null);
   }
 

@@ -30,6 +30,7 @@ export const connectCommand: CommandHandler = async (context) => {
     target = await dial(network, {
       ...request.destination,
       timeout: config.connectTimeout,
+      signal: scope.signal,
     });
   } catch (error) {
     record.end = (error as Error)?.message ?? String(error);
