@@ -7,7 +7,9 @@
 
 import { type Authenticate, usersAuthenticator } from "./auth.ts";
 import type { Network } from "./connection.ts";
+import { LIMIT_KINDS, type LimitOptions } from "./limits.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import type { ThrottleOptions } from "./login_throttle.ts";
 import {
   type HostPort,
   parseHostPort,
@@ -57,6 +59,18 @@ export interface ServeOptions {
    * server behind NAT. Default: the interface in use (see README).
    */
   externalAddress?: string;
+  /**
+   * Caps on concurrent use; zero or absent means none, except
+   * `maxPendingHandshakes`, 1 024 by default so stalled clients cannot
+   * pile up without end.
+   */
+  limits?: LimitOptions;
+  /**
+   * Refuse a client address for `block` ms after `failures` failed logins
+   * within `window` ms; default 5 in 60 000, blocked for 300 000. `false`
+   * turns it off.
+   */
+  loginThrottle?: Omit<ThrottleOptions, "now"> | false;
   /** Where records go; default: warnings and errors as JSON on stderr. */
   logger?: Logger;
   /** The runtime's network; default: the adapter of the running runtime. */
@@ -96,6 +110,10 @@ export interface ServerConfig {
   bindWithoutSession: boolean;
   /** See {@linkcode ServeOptions}; `null`: the interface in use. */
   externalAddress: string | null;
+  /** See {@linkcode ServeOptions}, with defaults applied. */
+  limits: Required<LimitOptions>;
+  /** See {@linkcode ServeOptions}; `failures: 0` when off. */
+  loginThrottle: Omit<ThrottleOptions, "now">;
   /** See {@linkcode ServeOptions}. */
   logger: Logger;
 }
@@ -139,6 +157,8 @@ export function resolveOptions(options: ServeOptions): ServerConfig {
     bindPorts: resolveBindPorts(options.bindPorts),
     bindWithoutSession: options.bindWithoutSession === true,
     externalAddress: resolveExternalAddress(options.externalAddress),
+    limits: resolveLimits(options.limits),
+    loginThrottle: resolveThrottle(options.loginThrottle),
     logger: options.logger ??
       createLogger({ level: "warn", format: "json", write: console.error }),
   };
@@ -266,4 +286,55 @@ function resolveExternalAddress(address: unknown): string | null {
     );
   }
   return toSocksAddress(address, 0).host;
+}
+
+function resolveLimits(limits: LimitOptions = {}): Required<LimitOptions> {
+  if (typeof limits !== "object" || limits === null) {
+    throw new TypeError("Invalid option limits: it is not an object");
+  }
+  for (const key of Object.keys(limits)) {
+    if (!(LIMIT_KINDS as readonly string[]).includes(key)) {
+      throw new TypeError(
+        `Invalid option limits.${key}: there is no such limit; limits are ${
+          LIMIT_KINDS.join(", ")
+        }`,
+      );
+    }
+  }
+  const resolved = { ...DEFAULT_LIMITS };
+  for (const kind of LIMIT_KINDS) {
+    const value = limits[kind] ?? DEFAULT_LIMITS[kind];
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(
+        `Invalid option limits.${kind}: ${value} is not a whole number >= 0`,
+      );
+    }
+    resolved[kind] = value;
+  }
+  return resolved;
+}
+
+const DEFAULT_LIMITS: Required<LimitOptions> = {
+  maxConnections: 0,
+  maxConnectionsPerClient: 0,
+  maxConnectionsPerUser: 0,
+  maxPendingHandshakes: 1024,
+  maxBindsPerUser: 0,
+  maxUdpPerUser: 0,
+};
+
+function resolveThrottle(
+  throttle: ServeOptions["loginThrottle"],
+): Omit<ThrottleOptions, "now"> {
+  if (throttle === false) return { failures: 0, window: 0, block: 0 };
+  const resolved = { failures: 5, window: 60_000, block: 300_000, ...throttle };
+  for (const key of ["failures", "window", "block"] as const) {
+    const value = resolved[key];
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(
+        `Invalid option loginThrottle.${key}: ${value} is not a whole number >= 0`,
+      );
+    }
+  }
+  return resolved;
 }

@@ -12,6 +12,9 @@ import type { Connection, Network } from "./connection.ts";
 import { Handshake, type HandshakeStep } from "./handshake.ts";
 import type { ServerConfig } from "./options.ts";
 import type { SessionTable } from "./sessions.ts";
+import type { Limits } from "./limits.ts";
+import type { LoginThrottle } from "./login_throttle.ts";
+import { admitRequest } from "./admission.ts";
 import { formatHostPort, type HostPort } from "./wire/address.ts";
 import { Command, Reply } from "./wire/constants.ts";
 import { encodeReply } from "./wire/reply.ts";
@@ -35,6 +38,10 @@ export interface ServerState {
   network: Network;
   /** Open CONNECT tunnels per client and user. */
   sessions: SessionTable;
+  /** Concurrency caps. */
+  limits: Limits;
+  /** Failed logins per client address. */
+  throttle: LoginThrottle;
 }
 
 /**
@@ -195,6 +202,17 @@ export async function serveConnection(
   const { logger, handshakeTimeout } = server.config;
   const started = Date.now();
   const clientText = formatHostPort(client.remoteAddress);
+  const handshaking = server.limits.acquire("maxPendingHandshakes");
+  if (handshaking === null) {
+    client.close();
+    logger.log({
+      level: "warn",
+      msg: "refused",
+      client: clientText,
+      reason: "maxPendingHandshakes",
+    });
+    return;
+  }
   let timedOut = false;
   // The catch logs a timeout with its error; the finally must not again.
   let failed = false;
@@ -206,6 +224,7 @@ export async function serveConnection(
   try {
     const negotiated = await negotiate(client, server, clientText);
     clearTimeout(timer);
+    handshaking();
     // A request decoded after the timer closed the client (a slow
     // authenticate with a pipelined request) is not served.
     if (negotiated === null || timedOut) return;
@@ -219,15 +238,19 @@ export async function serveConnection(
       up: 0,
       down: 0,
     };
-    await handlers[request.command]({
-      client,
-      request,
-      leftover,
-      user,
-      server,
-      scope,
-      record,
-    });
+    const context = { client, request, leftover, user, server, scope, record };
+    const admission = admitRequest(server, { command: request.command, user });
+    if ("refused" in admission) {
+      // RFC 1928 has no "too many" reply: a general failure, as 3proxy does.
+      record.end = `limit ${admission.refused}`;
+      await sendReply(context, { reply: Reply.GeneralFailure });
+      return;
+    }
+    try {
+      await handlers[request.command](context);
+    } finally {
+      admission.release();
+    }
   } catch (error) {
     failed = true;
     logger.log({
@@ -238,6 +261,7 @@ export async function serveConnection(
     });
   } finally {
     clearTimeout(timer);
+    handshaking();
     client.close();
     if (record !== null) {
       logger.log({
@@ -282,9 +306,21 @@ async function negotiate(
       }
       case "authenticate": {
         user = event.username;
-        step = handshake.authenticated(
-          await checkLogin(config, { ...event, client: client.remoteAddress }),
-        );
+        const ok = await checkLogin(config, {
+          ...event,
+          client: client.remoteAddress,
+        });
+        const ip = client.remoteAddress.host;
+        if (ok) server.throttle.succeeded(ip);
+        else if (server.throttle.failed(ip)) {
+          config.logger.log({
+            level: "warn",
+            msg: "login throttled",
+            client: clientText,
+            blocked_ms: config.loginThrottle.block,
+          });
+        }
+        step = handshake.authenticated(ok);
         break;
       }
       case "failed":

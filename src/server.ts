@@ -13,6 +13,9 @@ import {
   type ServerState,
 } from "./serve_connection.ts";
 import { SessionTable } from "./sessions.ts";
+import { admitClient } from "./admission.ts";
+import { Limits } from "./limits.ts";
+import { LoginThrottle } from "./login_throttle.ts";
 import { formatHostPort, type HostPort } from "./wire/address.ts";
 
 /**
@@ -156,9 +159,21 @@ export class Server {
         conn.close();
         continue;
       }
+      const admission = admitClient(this.#state, conn.remoteAddress.host);
+      if ("refused" in admission) {
+        conn.close();
+        logger.log({
+          level: "warn",
+          msg: "refused",
+          client: formatHostPort(conn.remoteAddress),
+          reason: admission.refused,
+        });
+        continue;
+      }
       const hold = new ClientHold(conn);
       const served = serveConnection(conn, { server: this.#state, scope: hold })
         .finally(() => {
+          admission.release();
           hold.closeAll();
           this.#holds.delete(hold);
         });
@@ -195,7 +210,13 @@ export async function startServer(
     throw error;
   }
   const server = new Server(
-    { config, network, sessions: new SessionTable() },
+    {
+      config,
+      network,
+      sessions: new SessionTable(),
+      limits: new Limits(config.limits),
+      throttle: new LoginThrottle(config.loginThrottle),
+    },
     listeners,
   );
   for (const address of server.addresses) {

@@ -6,6 +6,8 @@ import { resolveOptions, type ServeOptions } from "../src/options.ts";
 import { serveConnection, type ServerState } from "../src/serve_connection.ts";
 import { type Server, startServer } from "../src/server.ts";
 import { SessionTable } from "../src/sessions.ts";
+import { Limits } from "../src/limits.ts";
+import { LoginThrottle } from "../src/login_throttle.ts";
 import { encodeUdpDatagram } from "../src/wire/udp_datagram.ts";
 import {
   errnoError,
@@ -567,10 +569,13 @@ describe("serveConnection", () => {
     const events: string[] = [];
     const [app, client] = memoryPair({ buffer: 16 });
     const reader = new ByteReader(app);
+    const config = resolveOptions({ logger: { log: () => {} } });
     const state: ServerState = {
-      config: resolveOptions({ logger: { log: () => {} } }),
+      config,
       network,
       sessions: new SessionTable(),
+      limits: new Limits(config.limits),
+      throttle: new LoginThrottle(config.loginThrottle),
     };
     const adopted: Connection[] = [];
     const served = serveConnection(client, {

@@ -1,0 +1,79 @@
+/**
+ * Who gets in: the checks at accept, before a handshake byte is read
+ * (throttled address, global and per-address limits), and the per-user
+ * limits once a request names what it wants.
+ *
+ * @module
+ */
+
+import type { LimitKind } from "./limits.ts";
+import type { ServerState } from "./serve_connection.ts";
+import { Command } from "./wire/constants.ts";
+
+/**
+ * Admits a new client from `clientIp`, or names why not. On admission, call
+ * `release` once the client is gone.
+ *
+ * @example
+ * ```ts
+ * import { admitClient } from "./admission.ts";
+ * import type { ServerState } from "./serve_connection.ts";
+ * function onAccept(state: ServerState, ip: string) {
+ *   const admission = admitClient(state, ip);
+ *   if ("refused" in admission) console.log(admission.refused);
+ * }
+ * ```
+ */
+export function admitClient(
+  server: ServerState,
+  clientIp: string,
+): { release: () => void } | { refused: "throttled" | LimitKind } {
+  if (server.throttle.isBlocked(clientIp)) return { refused: "throttled" };
+  return acquireAll(server, [
+    ["maxConnections", ""],
+    ["maxConnectionsPerClient", clientIp],
+  ]);
+}
+
+/**
+ * Admits a request of `user` (no per-user limits without login), or names
+ * the limit it would break.
+ *
+ * @example
+ * ```ts
+ * import { admitRequest } from "./admission.ts";
+ * import type { ServerState } from "./serve_connection.ts";
+ * function onRequest(state: ServerState) {
+ *   const admission = admitRequest(state, { command: 0x02, user: "alice" });
+ *   if ("release" in admission) admission.release();
+ * }
+ * ```
+ */
+export function admitRequest(
+  server: ServerState,
+  request: { command: Command; user: string | null },
+): { release: () => void } | { refused: LimitKind } {
+  const { command, user } = request;
+  if (user === null) return { release: () => {} };
+  const wanted: [LimitKind, string][] = [["maxConnectionsPerUser", user]];
+  if (command === Command.Bind) wanted.push(["maxBindsPerUser", user]);
+  if (command === Command.UdpAssociate) wanted.push(["maxUdpPerUser", user]);
+  return acquireAll(server, wanted);
+}
+
+function acquireAll(
+  server: ServerState,
+  wanted: readonly [LimitKind, string][],
+): { release: () => void } | { refused: LimitKind } {
+  const held: (() => void)[] = [];
+  const release = () => held.forEach((give) => give());
+  for (const [kind, key] of wanted) {
+    const give = server.limits.acquire(kind, key);
+    if (give === null) {
+      release();
+      return { refused: kind };
+    }
+    held.push(give);
+  }
+  return { release };
+}
