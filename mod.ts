@@ -21,6 +21,35 @@ export { runtimeNetwork, serve } from "./src/serve.ts";
 export { type CloseOptions, Server, startServer } from "./src/server.ts";
 export type { ServeOptions } from "./src/options.ts";
 export type { Authenticate } from "./src/auth.ts";
+export type { FailureReason } from "./src/handshake.ts";
+export {
+  credentialsAuthenticator,
+  type CredentialsAuthenticatorOptions,
+  hashPassword,
+  type HashPasswordOptions,
+  isPasswordHash,
+  verifyPassword,
+} from "./src/credentials.ts";
+export {
+  parseUsersFile,
+  type UsersFile,
+  UsersFileError,
+} from "./src/users_file.ts";
+export type { LimitOptions } from "./src/limits.ts";
+export type { ThrottleOptions } from "./src/login_throttle.ts";
+export {
+  type CommandName,
+  type HandshakeFailureReason,
+  Metrics,
+  REFUSAL_REASONS,
+  type RefusalReason,
+} from "./src/metrics.ts";
+export {
+  type MetricsServer,
+  type MetricsServerOptions,
+  serveMetrics,
+} from "./src/metrics_server.ts";
+export * from "./src/rules/mod.ts";
 export {
   createLogger,
   LOG_LEVELS,
@@ -31,8 +60,10 @@ export {
 } from "./src/logger.ts";
 export type {
   Connection,
+  Datagram,
   DialOptions,
   Listener,
   Network,
+  UdpSocket,
 } from "./src/connection.ts";
 export { VERSION } from "./src/version.ts";

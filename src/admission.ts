@@ -1,7 +1,7 @@
 /**
  * Who gets in: the checks at accept, before a handshake byte is read
- * (throttled address, global and per-address limits), and the per-user
- * limits once a request names what it wants.
+ * (throttled address, client rules, global and per-address limits), and
+ * the per-user limits once a request names what it wants.
  *
  * @module
  */
@@ -27,8 +27,14 @@ import { Command } from "./wire/constants.ts";
 export function admitClient(
   server: ServerState,
   clientIp: string,
-): { release: () => void } | { refused: "throttled" | LimitKind } {
+):
+  | { release: () => void }
+  | { refused: "throttled" | "rule" | LimitKind; rule?: string } {
   if (server.throttle.isBlocked(clientIp)) return { refused: "throttled" };
+  const decision = server.config.rules.checkClient(clientIp);
+  if (decision.verdict === "deny") {
+    return { refused: "rule", rule: decision.rule! };
+  }
   return acquireAll(server, [
     ["maxConnections", ""],
     ["maxConnectionsPerClient", clientIp],

@@ -1,53 +1,59 @@
 /**
- * The `edgesocks` command, the same on Deno, Bun and Node: parse flags,
- * read users files, serve, and close gracefully on SIGINT or SIGTERM.
+ * The `edgesocks` command, the same on Deno, Bun and Node: read flags and
+ * the config file, read users files, serve, reload on SIGHUP, and close
+ * gracefully on SIGINT or SIGTERM.
  *
  * Exit codes: 0 after a signal, 1 when the server cannot start (an address
- * in use), 2 for a usage mistake.
+ * in use), 2 for a usage or configuration mistake.
  *
  * @module
  */
 
 import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import process from "node:process";
+import { runHashPassword } from "./cli/hash_password.ts";
 import {
+  buildSettings,
+  type Command,
   HELP,
   parseCommandLine,
-  parseUsers,
-  UsageError,
 } from "./cli/parse_args.ts";
-import { createLogger } from "./logger.ts";
+import { type Settings, UsageError } from "./cli/settings.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { serveMetrics } from "./metrics_server.ts";
 import type { ServeOptions } from "./options.ts";
-import { serve } from "./serve.ts";
+import { runtimeNetwork, serve } from "./serve.ts";
+import { parseUsersFile, UsersFileError } from "./users_file.ts";
 import { VERSION } from "./version.ts";
-import { formatHostPort } from "./wire/address.ts";
+import { formatHostPort, parseHostPort } from "./wire/address.ts";
+
+type ServeCommand = Extract<Command, { kind: "serve" }>;
 
 async function main(args: string[]): Promise<number> {
   const command = parseCommandLine(args);
-  if (command.kind === "help") {
-    process.stdout.write(HELP);
-    return 0;
+  switch (command.kind) {
+    case "help":
+      process.stdout.write(HELP);
+      return 0;
+    case "version":
+      process.stdout.write(`edgesocks ${VERSION}\n`);
+      return 0;
+    case "hash-password":
+      return await runHashPassword(command.args, process);
+    case "serve":
+      return await serveCommand(command);
   }
-  if (command.kind === "version") {
-    process.stdout.write(`edgesocks ${VERSION}\n`);
-    return 0;
-  }
-  const users = new Map(Object.entries(command.options.users ?? {}));
-  for (const file of command.usersFiles) {
-    for (const [name, password] of await readUsersFile(file)) {
-      if (users.has(name)) {
-        throw new UsageError(`--users ${file}: user "${name}" is given twice`);
-      }
-      users.set(name, password);
-    }
-  }
+}
+
+async function serveCommand(command: ServeCommand): Promise<number> {
+  const settings = await loadSettings(command);
   const logger = createLogger({
-    level: command.logLevel,
-    format: command.logFormat ?? (process.stderr.isTTY ? "text" : "json"),
+    level: settings.logLevel ?? "info",
+    format: settings.logFormat ?? (process.stderr.isTTY ? "text" : "json"),
     write: (line) => process.stderr.write(`${line}\n`),
   });
-  const options: ServeOptions = { ...command.options, logger };
-  if (users.size > 0) options.users = users;
+  const options = await serveOptions(settings, logger);
   let server;
   try {
     server = await serve(options);
@@ -57,55 +63,154 @@ async function main(args: string[]): Promise<number> {
   for (const address of server.addresses) {
     process.stdout.write(`edgesocks listening on ${formatHostPort(address)}\n`);
   }
+  const metrics = settings.metrics === undefined ? null : await serveMetrics(
+    await runtimeNetwork(),
+    {
+      address: parseMetricsAddress(settings.metrics),
+      metrics: server.metrics,
+      logger,
+    },
+  ).catch(async (error) => {
+    await server.close({ gracePeriod: 0 });
+    throw error;
+  });
+  if (metrics !== null) {
+    process.stdout.write(
+      `edgesocks metrics on http://${
+        formatHostPort(metrics.address)
+      }/metrics\n`,
+    );
+  }
   const running = server;
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((done) => {
     let closing = false;
-    const onSignal = (signal: NodeJS.Signals) => {
+    const reload = () => {
+      loadSettings(command)
+        .then((next) => serveOptions(next, logger))
+        .then((next) => running.reload(next))
+        .catch((error) => {
+          logger.log({
+            level: "error",
+            msg: "reload failed; the old settings stay",
+            error: (error as Error)?.message ?? String(error),
+          });
+        });
+    };
+    const stop = (signal: NodeJS.Signals) => {
       // A second signal while tunnels drain ends the process at once.
       if (closing) process.exit(signal === "SIGINT" ? 130 : 143);
       closing = true;
       logger.log({ level: "info", msg: "closing", signal });
-      running.close().then(() => {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-        resolve();
+      Promise.all([running.close(), metrics?.close()]).then(() => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        process.off("SIGHUP", reload);
+        done();
       });
     };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    process.on("SIGHUP", reload);
   });
   return 0;
 }
 
-async function readUsersFile(file: string): Promise<Map<string, string>> {
-  let text;
+// The flags, over the config file when --config names one.
+async function loadSettings(command: ServeCommand): Promise<Settings> {
+  const file = command.configFile;
+  if (file === null) return buildSettings(command);
+  const text = await readText(file, "--config");
+  let value: unknown;
   try {
-    text = await readFile(file, "utf8");
+    value = JSON.parse(text);
   } catch (error) {
     throw new UsageError(
-      `--users ${file}: cannot read it: ${(error as Error).message}`,
+      `--config ${file}: not valid JSON: ${(error as Error).message}`,
     );
   }
-  const lines = text.split(/\r?\n/);
-  const entries: string[] = [];
-  const lineNumbers: number[] = [];
-  lines.forEach((line, index) => {
-    if (line.trim() === "" || line.trimStart().startsWith("#")) return;
-    entries.push(line);
-    lineNumbers.push(index + 1);
-  });
-  if (entries.length === 0) {
-    throw new UsageError(`--users ${file}: it lists no users`);
+  const settings = buildSettings(command, { value, file });
+  // Users files named in the config file are relative to it.
+  const fromFile = (value as { users?: unknown }).users;
+  if (!command.flags.some((flag) => flag.name === "users") && fromFile) {
+    settings.usersFiles = settings.usersFiles.map((path) =>
+      resolve(dirname(file), path)
+    );
   }
-  return parseUsers(entries, (i) => `--users ${file}: line ${lineNumbers[i]}`);
+  return settings;
+}
+
+async function serveOptions(
+  settings: Settings,
+  logger: Logger,
+): Promise<ServeOptions> {
+  const users = new Map(settings.options.users as Map<string, string>);
+  for (const file of settings.usersFiles) {
+    let parsed;
+    try {
+      parsed = parseUsersFile(await readText(file, "--users"), file);
+    } catch (error) {
+      if (error instanceof UsersFileError) {
+        throw new UsageError(`--users ${error.message}`);
+      }
+      throw error;
+    }
+    for (const [name, secret] of parsed.users) {
+      if (users.has(name)) {
+        throw new UsageError(`--users ${file}: user "${name}" is given twice`);
+      }
+      users.set(name, secret);
+    }
+    for (const name of parsed.plaintext) {
+      logger.log({
+        level: "warn",
+        msg: "plaintext password in users file; use edgesocks hash-password",
+        file,
+        user: name,
+      });
+    }
+  }
+  const options: ServeOptions = {
+    ...settings.options,
+    rules: settings.rules,
+    logger,
+  };
+  if (users.size > 0) options.users = users;
+  return options;
+}
+
+async function readText(file: string, flag: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    throw new UsageError(
+      `${flag} ${file}: cannot read it: ${(error as Error).message}`,
+    );
+  }
+}
+
+function parseMetricsAddress(text: string) {
+  try {
+    return parseHostPort(text);
+  } catch (error) {
+    throw new UsageError(
+      `--metrics: ${
+        (error as Error).message.replace(/^Cannot parse address: /, "")
+      }`,
+    );
+  }
 }
 
 // serve() names option keys ("Invalid option idleTimeout: …"); the command
 // line speaks of flags.
 function asUsageError(error: unknown): unknown {
-  const match = /^Invalid option (\w+): (.*)$/s.exec((error as Error)?.message);
+  const match = /^Invalid option ([\w.]+): (.*)$/s.exec(
+    (error as Error)?.message,
+  );
   if (!(error instanceof TypeError) || match === null) return error;
-  const flag = match[1]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const flag = match[1]!.replace(/^limits\./, "").replace(
+    /[A-Z]/g,
+    (c) => `-${c.toLowerCase()}`,
+  );
   return new UsageError(`--${flag}: ${match[2]}`);
 }
 

@@ -42,6 +42,12 @@ export interface DialTarget extends HostPort {
   timeout: number;
   /** Gives up at once when aborted. */
   signal?: AbortSignal;
+  /**
+   * Decides, per resolved address and right before connecting to it,
+   * whether it may be dialled: the access rules see the address, not just
+   * the name, so a name that resolves somewhere forbidden is refused.
+   */
+  permit?: (address: string) => { allow: boolean; rule: string };
 }
 
 /**
@@ -121,22 +127,61 @@ async function resolveAndRace(
 ): Promise<Connection> {
   const { port } = target;
   const isName = toSocksAddress(target.host, port).type === AddressType.Domain;
-  const addresses = isName
+  const resolved = isName
     ? interleaveFamilies(await network.lookup(target.host))
     : [target.host];
   // The lookup may outlive the timeout: start nothing for a dead dial.
   signal.throwIfAborted();
-  if (addresses.length === 0) {
+  if (resolved.length === 0) {
     throw new ReplyError(
       Reply.HostUnreachable,
       `Cannot resolve ${target.host}: it has no addresses`,
     );
   }
+  const addresses = permitted(resolved, target);
   return await race(
     addresses,
     (host) => network.connect({ host, port, signal }),
     signal,
   );
+}
+
+function permitted(addresses: string[], target: DialTarget): string[] {
+  if (target.permit === undefined) return addresses;
+  let denial: string | null = null;
+  const allowed = addresses.filter((address) => {
+    const decision = target.permit!(address);
+    denial ??= decision.allow ? null : decision.rule;
+    return decision.allow;
+  });
+  if (allowed.length === 0) {
+    throw new AccessDenied(
+      denial!,
+      `Cannot connect to ${formatHostPort(target)}: denied by ${denial}`,
+    );
+  }
+  return allowed;
+}
+
+/**
+ * A destination the access rules refuse: reply 0x02, and the rule.
+ *
+ * @example
+ * ```ts
+ * import { AccessDenied } from "./dial.ts";
+ * const error = new AccessDenied("deny port=25", "Cannot connect to mail:25: denied by deny port=25");
+ * console.log(error.reply, error.rule); // 2 "deny port=25"
+ * ```
+ */
+export class AccessDenied extends ReplyError {
+  /** The text of the rule that denied it. */
+  readonly rule: string;
+
+  constructor(rule: string, message: string) {
+    super(Reply.NotAllowed, message);
+    this.name = "AccessDenied";
+    this.rule = rule;
+  }
 }
 
 // Starts an attempt per address, the next one after ATTEMPT_DELAY_MS or as

@@ -5,7 +5,15 @@
  * @module
  */
 
-import { type Authenticate, usersAuthenticator } from "./auth.ts";
+import type { Authenticate } from "./auth.ts";
+import { credentialsAuthenticator } from "./credentials.ts";
+import {
+  type Cidr,
+  cidrContains,
+  parseCidr,
+  type Rule,
+  RuleSet,
+} from "./rules/mod.ts";
 import type { Network } from "./connection.ts";
 import { LIMIT_KINDS, type LimitOptions } from "./limits.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -40,6 +48,19 @@ export interface ServeOptions {
   authenticate?: Authenticate;
   /** Serve without login even on a non-loopback address. */
   noAuth?: boolean;
+  /**
+   * Networks (CIDR) whose clients may skip login while everyone else logs
+   * in: both methods are offered to them, and a client that offers only
+   * "no authentication" (as browsers do) gets it.
+   */
+  allowNoAuth?: readonly string[];
+  /**
+   * Access rules, first match decides; see `RULE_GRAMMAR`. Link-local,
+   * unspecified, multicast and broadcast destinations (and loopback ones
+   * when a listen address is not loopback) are denied unless a rule that
+   * names the destination allows them.
+   */
+  rules?: readonly Rule[];
   /** From accept to a complete request; default 10 000. */
   handshakeTimeout?: number;
   /** Resolving and connecting to a destination; default 10 000. */
@@ -70,7 +91,7 @@ export interface ServeOptions {
    * within `window` ms; default 5 in 60 000, blocked for 300 000. `false`
    * turns it off.
    */
-  loginThrottle?: Omit<ThrottleOptions, "now"> | false;
+  loginThrottle?: Partial<Omit<ThrottleOptions, "now">> | false;
   /** Where records go; default: warnings and errors as JSON on stderr. */
   logger?: Logger;
   /** The runtime's network; default: the adapter of the running runtime. */
@@ -84,7 +105,7 @@ export interface ServeOptions {
  * ```ts
  * import { resolveOptions } from "./options.ts";
  * const config = resolveOptions({ listen: "127.0.0.1:0" });
- * console.log(config.methods); // [ 0 ]
+ * console.log(config.methodsFor("127.0.0.1")); // [ 0 ]
  * ```
  */
 export interface ServerConfig {
@@ -92,8 +113,10 @@ export interface ServerConfig {
   listen: HostPort[];
   /** Checks logins; `null` when no login is asked. */
   authenticate: Authenticate | null;
-  /** Methods offered to every client, preferred first. */
-  methods: number[];
+  /** Methods offered to a client, preferred first. */
+  methodsFor(clientIp: string): readonly number[];
+  /** The access rules with the defaults. */
+  rules: RuleSet;
   /** See {@linkcode ServeOptions}. */
   handshakeTimeout: number;
   /** See {@linkcode ServeOptions}. */
@@ -145,10 +168,12 @@ export function resolveOptions(options: ServeOptions): ServerConfig {
       "Invalid option noAuth: refusing to serve without login on a non-loopback address; configure users or pass noAuth (--no-auth) explicitly",
     );
   }
+  const loopbackOnly = listen.every((address) => isLoopback(address.host));
   return {
     listen,
     authenticate,
-    methods: [authenticate === null ? AuthMethod.NoAuth : AuthMethod.UserPass],
+    methodsFor: methodsFor(authenticate !== null, resolveAllowNoAuth(options)),
+    rules: resolveRules(options.rules, loopbackOnly),
     handshakeTimeout: duration(options, "handshakeTimeout", 10_000),
     connectTimeout: duration(options, "connectTimeout", 10_000),
     idleTimeout: duration(options, "idleTimeout", 0),
@@ -233,7 +258,56 @@ function resolveAuthenticate(options: ServeOptions): Authenticate | null {
       );
     }
   }
-  return usersAuthenticator(users);
+  try {
+    return credentialsAuthenticator(users);
+  } catch (error) {
+    throw new TypeError(`Invalid option users: ${(error as Error).message}`);
+  }
+}
+
+function methodsFor(
+  login: boolean,
+  allowNoAuth: readonly Cidr[],
+): (clientIp: string) => readonly number[] {
+  const loginOnly = [AuthMethod.UserPass];
+  // Login first: a client that can log in does, so the log names its user.
+  const either = [AuthMethod.UserPass, AuthMethod.NoAuth];
+  if (!login) return () => [AuthMethod.NoAuth];
+  if (allowNoAuth.length === 0) return () => loginOnly;
+  return (clientIp) =>
+    allowNoAuth.some((cidr) => cidrContains(cidr, clientIp))
+      ? either
+      : loginOnly;
+}
+
+function resolveAllowNoAuth(options: ServeOptions): Cidr[] {
+  const list = options.allowNoAuth ?? [];
+  if (!Array.isArray(list)) {
+    throw new TypeError(
+      "Invalid option allowNoAuth: it is not a list of CIDRs",
+    );
+  }
+  return list.map((text, i) => {
+    try {
+      return parseCidr(String(text));
+    } catch (error) {
+      throw new TypeError(
+        `Invalid option allowNoAuth[${i}]: ${(error as Error).message}`,
+      );
+    }
+  });
+}
+
+function resolveRules(
+  rules: ServeOptions["rules"] = [],
+  loopbackOnly: boolean,
+): RuleSet {
+  if (!Array.isArray(rules)) {
+    throw new TypeError("Invalid option rules: it is not a list of rules");
+  }
+  // A server reachable from other hosts must not hand them this host's
+  // loopback services.
+  return new RuleSet(rules, { denyLoopback: !loopbackOnly });
 }
 
 function duration(

@@ -15,6 +15,7 @@ import type { SessionTable } from "./sessions.ts";
 import type { Limits } from "./limits.ts";
 import type { LoginThrottle } from "./login_throttle.ts";
 import { admitRequest } from "./admission.ts";
+import type { CommandName, Metrics } from "./metrics.ts";
 import { formatHostPort, type HostPort } from "./wire/address.ts";
 import { Command, Reply } from "./wire/constants.ts";
 import { encodeReply } from "./wire/reply.ts";
@@ -42,6 +43,8 @@ export interface ServerState {
   limits: Limits;
   /** Failed logins per client address. */
   throttle: LoginThrottle;
+  /** Counters for `/metrics`. */
+  metrics: Metrics;
 }
 
 /**
@@ -98,6 +101,8 @@ export interface AccessRecord {
   down: number;
   /** The address actually dialled, when it differs from `destination`. */
   remote?: string;
+  /** The access rule that denied the request. */
+  rule?: string;
   /** Why the tunnel ended, or why the request failed. */
   end?: string;
   /** UDP ASSOCIATE: datagrams relayed to destinations. */
@@ -172,6 +177,10 @@ export async function sendReply(
   reply: Parameters<typeof encodeReply>[0],
 ): Promise<void> {
   context.record.reply = reply.reply;
+  context.server.metrics.reply(
+    context.record.command as CommandName,
+    reply.reply,
+  );
   await context.client.write(encodeReply(reply));
   if (reply.reply !== Reply.Succeeded) await context.client.closeWrite();
 }
@@ -202,9 +211,11 @@ export async function serveConnection(
   const { logger, handshakeTimeout } = server.config;
   const started = Date.now();
   const clientText = formatHostPort(client.remoteAddress);
+  const { metrics } = server;
   const handshaking = server.limits.acquire("maxPendingHandshakes");
   if (handshaking === null) {
     client.close();
+    metrics.connectionRefused("limit");
     logger.log({
       level: "warn",
       msg: "refused",
@@ -213,6 +224,7 @@ export async function serveConnection(
     });
     return;
   }
+  metrics.connectionAccepted();
   let timedOut = false;
   // The catch logs a timeout with its error; the finally must not again.
   let failed = false;
@@ -238,7 +250,24 @@ export async function serveConnection(
       up: 0,
       down: 0,
     };
-    const context = { client, request, leftover, user, server, scope, record };
+    const command = record.command as CommandName;
+    let tunnelOpen = false;
+    const context = {
+      client,
+      request,
+      leftover,
+      user,
+      server,
+      record,
+      scope: {
+        signal: scope.signal,
+        adopt: (conn: Connection) => scope.adopt(conn),
+        relaying() {
+          tunnelOpen ||= (metrics.tunnelOpened(command), true);
+          scope.relaying();
+        },
+      },
+    };
     const admission = admitRequest(server, { command: request.command, user });
     if ("refused" in admission) {
       // RFC 1928 has no "too many" reply: a general failure, as 3proxy does.
@@ -250,6 +279,13 @@ export async function serveConnection(
       await handlers[request.command](context);
     } finally {
       admission.release();
+      if (tunnelOpen) metrics.tunnelClosed(command);
+      metrics.bytes(record);
+      metrics.datagrams({
+        up: record.datagramsUp ?? 0,
+        down: record.datagramsDown ?? 0,
+        dropped: record.dropped ?? 0,
+      });
     }
   } catch (error) {
     failed = true;
@@ -263,6 +299,8 @@ export async function serveConnection(
     clearTimeout(timer);
     handshaking();
     client.close();
+    metrics.connectionClosed();
+    if (timedOut && record === null) metrics.handshakeFailed("timeout");
     if (record !== null) {
       logger.log({
         level: "info",
@@ -288,7 +326,9 @@ async function negotiate(
   { request: Request; leftover: Uint8Array; user: string | null } | null
 > {
   const { config } = server;
-  const handshake = new Handshake({ methods: config.methods });
+  const handshake = new Handshake({
+    methods: config.methodsFor(client.remoteAddress.host),
+  });
   let user: string | null = null;
   let step: HandshakeStep = {
     send: new Uint8Array(0),
@@ -313,6 +353,7 @@ async function negotiate(
         const ip = client.remoteAddress.host;
         if (ok) server.throttle.succeeded(ip);
         else if (server.throttle.failed(ip)) {
+          server.metrics.loginThrottled();
           config.logger.log({
             level: "warn",
             msg: "login throttled",
@@ -324,6 +365,8 @@ async function negotiate(
         break;
       }
       case "failed":
+        server.metrics.handshakeFailed(event.reason);
+        if (event.reason === "auth_failed") server.metrics.authFailed();
         await client.closeWrite();
         config.logger.log({
           level: event.reason === "auth_failed" ? "warn" : "info",

@@ -15,6 +15,7 @@ import {
 import { SessionTable } from "./sessions.ts";
 import { admitClient } from "./admission.ts";
 import { Limits } from "./limits.ts";
+import { Metrics } from "./metrics.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { formatHostPort, type HostPort } from "./wire/address.ts";
 
@@ -74,6 +75,7 @@ class ClientHold implements ConnectionScope {
 export class Server {
   readonly #state: ServerState;
   readonly #listeners: Listener[];
+  #options: ServeOptions;
   readonly #holds = new Map<ClientHold, Promise<void>>();
   readonly #acceptLoops: Promise<void>[];
   #closing: Promise<void> | null = null;
@@ -82,9 +84,13 @@ export class Server {
   readonly closed: Promise<void>;
 
   /** Use `serve()`; this takes listeners that are already open. */
-  constructor(state: ServerState, listeners: Listener[]) {
+  constructor(
+    init: { state: ServerState; listeners: Listener[]; options: ServeOptions },
+  ) {
+    const { state, listeners, options } = init;
     this.#state = state;
     this.#listeners = listeners;
+    this.#options = options;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#acceptLoops = listeners.map((listener) => this.#acceptLoop(listener));
   }
@@ -92,6 +98,11 @@ export class Server {
   /** The bound addresses, with real ports, in the order of `listen`. */
   get addresses(): HostPort[] {
     return this.#listeners.map((listener) => ({ ...listener.address }));
+  }
+
+  /** The server's counters, as `serveMetrics()` renders them. */
+  get metrics(): Metrics {
+    return this.#state.metrics;
   }
 
   /** Clients connected now, in handshake or relaying. */
@@ -105,6 +116,27 @@ export class Server {
    */
   sessionCount(clientIp: string, user: string | null = null): number {
     return this.#state.sessions.count(clientIp, user);
+  }
+
+  /**
+   * Applies new options to clients accepted from now on, without touching
+   * live tunnels: users and `authenticate`, rules, timeouts, BIND and UDP
+   * settings. `options` is merged over the options last given; `listen`,
+   * `limits` and `loginThrottle` keep their values until a restart.
+   *
+   * @throws {TypeError} When an option is invalid; the old ones stay.
+   */
+  reload(options: ServeOptions): void {
+    const merged = { ...this.#options, ...options };
+    const current = this.#state.config;
+    const config = resolveOptions({ ...merged, listen: current.listen });
+    this.#state.config = {
+      ...config,
+      limits: current.limits,
+      loginThrottle: current.loginThrottle,
+    };
+    this.#options = merged;
+    config.logger.log({ level: "info", msg: "reloaded" });
   }
 
   /**
@@ -157,16 +189,23 @@ export class Server {
       if (conn === null) return;
       if (this.#closing !== null) {
         conn.close();
+        this.#state.metrics.connectionRefused("closing");
         continue;
       }
       const admission = admitClient(this.#state, conn.remoteAddress.host);
       if ("refused" in admission) {
         conn.close();
+        this.#state.metrics.connectionRefused(
+          admission.refused === "rule" || admission.refused === "throttled"
+            ? admission.refused
+            : "limit",
+        );
         logger.log({
           level: "warn",
           msg: "refused",
           client: formatHostPort(conn.remoteAddress),
           reason: admission.refused,
+          rule: admission.rule,
         });
         continue;
       }
@@ -209,16 +248,19 @@ export async function startServer(
     for (const listener of listeners) listener.close();
     throw error;
   }
-  const server = new Server(
-    {
+  const metrics = new Metrics();
+  const server = new Server({
+    state: {
       config,
-      network,
+      network: timedLookups(network, metrics),
+      metrics,
       sessions: new SessionTable(),
       limits: new Limits(config.limits),
       throttle: new LoginThrottle(config.loginThrottle),
     },
     listeners,
-  );
+    options,
+  });
   for (const address of server.addresses) {
     config.logger.log({
       level: "info",
@@ -227,4 +269,24 @@ export async function startServer(
     });
   }
   return server;
+}
+
+// Every name lookup goes through here, so its time lands in the metrics.
+function timedLookups(network: Network, metrics: Metrics): Network {
+  return {
+    listen: (address) => network.listen(address),
+    connect: (options) => network.connect(options),
+    bindUdp: (address, onDatagram) => network.bindUdp(address, onDatagram),
+    async lookup(name) {
+      const started = Date.now();
+      try {
+        const addresses = await network.lookup(name);
+        metrics.dnsLookup((Date.now() - started) / 1000, true);
+        return addresses;
+      } catch (error) {
+        metrics.dnsLookup((Date.now() - started) / 1000, false);
+        throw error;
+      }
+    },
+  };
 }

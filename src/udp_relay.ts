@@ -50,6 +50,20 @@ export interface UdpClient {
   port: number | null;
 }
 
+/**
+ * Whether a datagram may go to `address` (resolved from `name` when the
+ * client gave one) and `port`: the access rules.
+ *
+ * @example
+ * ```ts
+ * import type { UdpPermit } from "./udp_relay.ts";
+ * const permit: UdpPermit = ({ port }) => port !== 25;
+ * ```
+ */
+export type UdpPermit = (
+  target: { name: string | null; address: string; port: number },
+) => boolean;
+
 // Destinations the client has sent to, remembered so that only they may
 // answer (a port-restricted cone); bounded so a scanning client cannot
 // grow it without end.
@@ -67,6 +81,7 @@ const MAX_NAMES = 256;
  *   const relay = await UdpRelay.open(network, {
  *     bindHost: "127.0.0.1",
  *     client: { ip: "127.0.0.1", port: null },
+ *     permit: ({ port }) => port !== 25,
  *   });
  *   relay.close();
  * }
@@ -83,6 +98,7 @@ export class UdpRelay {
   };
   #network: Network;
   #client: UdpClient;
+  #permit: UdpPermit;
   #clientSocket!: UdpSocket;
   #clientAddress: HostPort | null = null;
   #outbound = new Map<"v4" | "v6", Promise<UdpSocket>>();
@@ -90,17 +106,24 @@ export class UdpRelay {
   #names = new Map<string, Promise<string | null>>();
   #closed = false;
 
-  private constructor(network: Network, client: UdpClient) {
+  private constructor(
+    network: Network,
+    options: { client: UdpClient; permit: UdpPermit },
+  ) {
     this.#network = network;
-    this.#client = client;
+    this.#client = options.client;
+    this.#permit = options.permit;
   }
 
   /** Binds the client-facing socket on `bindHost`, any free port. */
   static async open(
     network: Network,
-    options: { bindHost: string; client: UdpClient },
+    options: { bindHost: string; client: UdpClient; permit?: UdpPermit },
   ): Promise<UdpRelay> {
-    const relay = new UdpRelay(network, options.client);
+    const relay = new UdpRelay(network, {
+      client: options.client,
+      permit: options.permit ?? (() => true),
+    });
     relay.#clientSocket = await network.bindUdp(
       { host: options.bindHost, port: 0 },
       (datagram) => relay.#fromClient(datagram),
@@ -138,8 +161,14 @@ export class UdpRelay {
     const host = destination.type === AddressType.Domain
       ? this.#resolve(destination.host)
       : Promise.resolve(destination.host);
+    const name = destination.type === AddressType.Domain
+      ? destination.host
+      : null;
     host.then(async (address) => {
-      if (address === null || this.#closed) {
+      if (
+        address === null || this.#closed ||
+        !this.#permit({ name, address, port: destination.port })
+      ) {
         this.counts.dropped++;
         return;
       }

@@ -161,7 +161,7 @@ describe("edgesocks CLI", () => {
     assert.equal(result.code, 2);
     assert.match(
       result.stderr,
-      /--users .*bad_users\.txt: line 4: expected NAME:PASSWORD/,
+      /--users .*bad_users\.txt: line 4: expected NAME:SECRET/,
     );
   });
 

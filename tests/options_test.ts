@@ -25,7 +25,7 @@ describe("resolveOptions", () => {
     const config = resolveOptions({});
     assert.deepEqual(config.listen, [{ host: "127.0.0.1", port: 1080 }]);
     assert.equal(config.authenticate, null);
-    assert.deepEqual(config.methods, [0x00]);
+    assert.deepEqual(config.methodsFor("127.0.0.1"), [0x00]);
     assert.equal(config.handshakeTimeout, 10_000);
     assert.equal(config.connectTimeout, 10_000);
     assert.equal(config.idleTimeout, 0);
@@ -117,31 +117,31 @@ describe("resolveOptions", () => {
   it("resolveOptions() serves without login where noAuth says so", () => {
     const config = resolveOptions({ listen: "0.0.0.0:1080", noAuth: true });
     assert.equal(config.authenticate, null);
-    assert.deepEqual(config.methods, [0x00]);
+    assert.deepEqual(config.methodsFor("127.0.0.1"), [0x00]);
     rejects(
       { listen: "0.0.0.0:1080", noAuth: false },
       /^Invalid option noAuth/,
     );
   });
 
-  it("resolveOptions() serves a non-loopback address with users", () => {
+  it("resolveOptions() serves a non-loopback address with users", async () => {
     const config = resolveOptions({
       listen: "0.0.0.0:1080",
       users: { alice: "s3cret" },
     });
-    assert.deepEqual(config.methods, [0x02]);
-    assert.equal(config.authenticate?.("alice", "s3cret", client), true);
-    assert.equal(config.authenticate?.("alice", "nope", client), false);
+    assert.deepEqual(config.methodsFor("127.0.0.1"), [0x02]);
+    assert.equal(await config.authenticate?.("alice", "s3cret", client), true);
+    assert.equal(await config.authenticate?.("alice", "nope", client), false);
   });
 
-  it("resolveOptions() takes users as a Map", () => {
+  it("resolveOptions() takes users as a Map", async () => {
     const config = resolveOptions({
       users: new Map([["alice", "s3cret"], ["bob", ""]]),
     });
-    assert.deepEqual(config.methods, [0x02]);
-    assert.equal(config.authenticate?.("alice", "s3cret", client), true);
-    assert.equal(config.authenticate?.("bob", "", client), true);
-    assert.equal(config.authenticate?.("carol", "", client), false);
+    assert.deepEqual(config.methodsFor("127.0.0.1"), [0x02]);
+    assert.equal(await config.authenticate?.("alice", "s3cret", client), true);
+    assert.equal(await config.authenticate?.("bob", "", client), true);
+    assert.equal(await config.authenticate?.("carol", "", client), false);
   });
 
   it("resolveOptions() names users when it lists none", () => {
@@ -160,7 +160,7 @@ describe("resolveOptions", () => {
     const authenticate = () => true;
     const config = resolveOptions({ authenticate, users: { a: "b" } });
     assert.equal(config.authenticate, authenticate);
-    assert.deepEqual(config.methods, [0x02]);
+    assert.deepEqual(config.methodsFor("127.0.0.1"), [0x02]);
   });
 
   it("resolveOptions() names authenticate when it is not a function", () => {

@@ -8,6 +8,7 @@ import { type Server, startServer } from "../src/server.ts";
 import { SessionTable } from "../src/sessions.ts";
 import { Limits } from "../src/limits.ts";
 import { LoginThrottle } from "../src/login_throttle.ts";
+import { Metrics } from "../src/metrics.ts";
 import { encodeUdpDatagram } from "../src/wire/udp_datagram.ts";
 import {
   errnoError,
@@ -576,6 +577,7 @@ describe("serveConnection", () => {
       sessions: new SessionTable(),
       limits: new Limits(config.limits),
       throttle: new LoginThrottle(config.loginThrottle),
+      metrics: new Metrics(),
     };
     const adopted: Connection[] = [];
     const served = serveConnection(client, {

@@ -59,3 +59,47 @@ declare function clearTimeout(handle: TimerHandle | undefined): void;
 
 /** WHATWG Console, for the default logger's sink. */
 declare const console: { error(...data: unknown[]): void };
+
+/** HTML base64 over binary strings, for password hash entries. */
+declare function atob(data: string): string;
+declare function btoa(data: string): string;
+
+declare const cryptoKey: unique symbol;
+/** Web Crypto's `CryptoKey`, opaque: only handed back to `deriveBits`. */
+interface CryptoKeyHandle {
+  readonly [cryptoKey]: true;
+}
+
+/**
+ * Web Crypto, as far as password hashing uses it: PBKDF2-HMAC-SHA256 for
+ * stored passwords, SHA-256 for the login cache's keys.
+ */
+interface SubtleCrypto {
+  importKey(
+    format: "raw",
+    keyData: Uint8Array<ArrayBuffer>,
+    algorithm: "PBKDF2",
+    extractable: false,
+    keyUsages: "deriveBits"[],
+  ): Promise<CryptoKeyHandle>;
+  deriveBits(
+    algorithm: {
+      name: "PBKDF2";
+      hash: "SHA-256";
+      salt: Uint8Array<ArrayBuffer>;
+      iterations: number;
+    },
+    baseKey: CryptoKeyHandle,
+    length: number,
+  ): Promise<ArrayBuffer>;
+  digest(
+    algorithm: "SHA-256",
+    data: Uint8Array<ArrayBuffer>,
+  ): Promise<ArrayBuffer>;
+}
+
+/** Web Crypto's global: random salts and secrets, and the subtle API. */
+declare const crypto: {
+  readonly subtle: SubtleCrypto;
+  getRandomValues<T extends Uint8Array<ArrayBuffer>>(array: T): T;
+};

@@ -1,31 +1,20 @@
 /**
- * The command line, parsed into `serve()` options the same way on every
- * runtime. Every mistake becomes a {@linkcode UsageError} that names the
- * flag.
+ * The command line, parsed the same way on every runtime: a subcommand, or
+ * the flags of the server, which the settings table turns into `serve()`
+ * options — merged with a config file when `--config` names one.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import type { LogLevel } from "../logger.ts";
-import { LOG_LEVELS } from "../logger.ts";
-import type { ServeOptions } from "../options.ts";
-
-/**
- * A command-line mistake; the CLI prints the message and exits with 2.
- *
- * @example
- * ```ts
- * import { UsageError } from "./parse_args.ts";
- * console.log(new UsageError("--listen: missing port").message); // "--listen: missing port"
- * ```
- */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { RULE_GRAMMAR } from "../rules/mod.ts";
+import {
+  applyConfig,
+  emptySettings,
+  SETTINGS,
+  type Settings,
+  UsageError,
+} from "./settings.ts";
 
 /**
  * What the command line asks for.
@@ -39,14 +28,13 @@ export class UsageError extends Error {
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
+  | { kind: "hash-password"; args: string[] }
   | {
     kind: "serve";
-    options: Omit<ServeOptions, "logger" | "network">;
-    /** Files of `name:password` lines to read before serving. */
-    usersFiles: string[];
-    logLevel: LogLevel;
-    /** `undefined`: text on a terminal, JSON otherwise. */
-    logFormat: "json" | "text" | undefined;
+    /** The `--config` file, read by the caller and given to `buildSettings`. */
+    configFile: string | null;
+    /** The flags, in the order given. */
+    flags: { name: string; value: string | boolean }[];
   };
 
 /**
@@ -58,20 +46,30 @@ export type Command =
  * console.log(HELP.includes("--listen")); // true
  * ```
  */
-export const HELP = `edgesocks: a SOCKS5 proxy server (RFC 1928, RFC 1929)
+export const HELP: string =
+  `edgesocks: a SOCKS5 proxy server (RFC 1928, RFC 1929)
 
 Usage: edgesocks [options]
+       edgesocks hash-password [--user NAME] [--iterations N]
 
 Options:
+  --config FILE              JSON settings; keys mirror these flags (without
+                             "--") plus "rules"; flags win over the file.
+                             SIGHUP re-reads it and the users files.
   --listen HOST:PORT         Address to listen on; repeatable. [::]:PORT for
                              IPv6 and dual-stack; port 0 picks a free port.
                              Default: 127.0.0.1:1080
   --user NAME:PASSWORD       Require login; adds a user. Repeatable.
   --users FILE               Require login; adds the users of FILE, one
-                             NAME:PASSWORD a line (# starts a comment).
+                             NAME:SECRET a line (# starts a comment); SECRET
+                             is a hash-password entry or, with a warning,
+                             the plain password.
   --no-auth                  Serve without login on a non-loopback address.
                              Without users, only loopback addresses may be
                              served unless this is given.
+  --allow-no-auth CIDR       Let clients from CIDR in without login while
+                             everyone else logs in. Repeatable.
+  --allow RULE, --deny RULE  Access rules, first match decides; repeatable.
   --handshake-timeout TIME   From accept to a complete request. Default: 10s
   --connect-timeout TIME     Resolving and connecting out. Default: 10s
   --idle-timeout TIME        Close tunnels idle this long. Default: 0 (never)
@@ -81,6 +79,16 @@ Options:
                              tunnel from the same address (and user).
   --external-address IP      Address BIND listens on and BIND and UDP
                              ASSOCIATE advertise (behind NAT: the public one).
+  --max-connections N        Connections at once, in all. Default: 0 (none)
+  --max-connections-per-client N   ... from one client address.
+  --max-connections-per-user N     Requests at once of one user.
+  --max-pending-handshakes N Clients still in their handshake. Default: 1024
+  --max-binds-per-user N     BIND requests at once of one user.
+  --max-udp-per-user N       UDP associations at once of one user.
+  --login-failures N         Failed logins that block an address. Default: 5
+  --login-window TIME        ... counted over this long. Default: 1m
+  --login-block TIME         ... and blocked for this long. Default: 5m
+  --metrics HOST:PORT        Serve Prometheus metrics at /metrics.
   --log-level LEVEL          debug, info, warn, error or silent. Default: info
   --log-format FORMAT        json or text. Default: text on a terminal, else json
   -h, --help                 Show this help.
@@ -88,25 +96,20 @@ Options:
 
 TIME is a number with a unit: 500ms, 10s, 5m, 1h (a bare number is seconds).
 Access log: one JSON line per request on stderr.
-`;
 
-const flags = {
-  listen: { type: "string", multiple: true },
-  user: { type: "string", multiple: true },
-  users: { type: "string", multiple: true },
-  "no-auth": { type: "boolean" },
-  "handshake-timeout": { type: "string" },
-  "connect-timeout": { type: "string" },
-  "idle-timeout": { type: "string" },
-  "bind-timeout": { type: "string" },
-  "bind-ports": { type: "string" },
-  "bind-without-session": { type: "boolean" },
-  "external-address": { type: "string" },
-  "log-level": { type: "string" },
-  "log-format": { type: "string" },
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean", short: "v" },
-} as const;
+${RULE_GRAMMAR}`;
+
+const flagOptions: NonNullable<ParseArgsConfig["options"]> = Object.fromEntries(
+  [
+    ...SETTINGS.map((s) => [s.name, {
+      type: s.type,
+      ...(s.multiple ? { multiple: true } : {}),
+      ...(s.short ? { short: s.short } : {}),
+    }]),
+    ["help", { type: "boolean", short: "h" }],
+    ["version", { type: "boolean", short: "v" }],
+  ],
+);
 
 /**
  * Parses the arguments after the program name.
@@ -116,148 +119,74 @@ const flags = {
  * @example
  * ```ts
  * import { parseCommandLine } from "./parse_args.ts";
- * const command = parseCommandLine(["--listen", "127.0.0.1:0", "--idle-timeout", "5m"]);
- * if (command.kind === "serve") console.log(command.options.idleTimeout); // 300000
+ * const command = parseCommandLine(["--listen", "127.0.0.1:0"]);
+ * console.log(command.kind); // "serve"
  * ```
  */
 export function parseCommandLine(args: readonly string[]): Command {
-  let values;
+  if (args[0] === "hash-password") {
+    return { kind: "hash-password", args: args.slice(1) };
+  }
+  let parsed: ReturnType<typeof parseArgs<ParseArgsConfig>>;
   try {
-    ({ values } = parseArgs({ args: [...args], options: flags, strict: true }));
+    parsed = parseArgs({
+      args: [...args],
+      options: flagOptions,
+      strict: true,
+      tokens: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const { values, tokens } = parsed;
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
-  const options: Omit<ServeOptions, "logger" | "network"> = {};
-  if (values.listen) options.listen = values.listen;
-  if (values.user) options.users = parseUsers(values.user);
-  if (values["no-auth"]) options.noAuth = true;
-  if (values["bind-without-session"]) options.bindWithoutSession = true;
-  if (values["bind-ports"] !== undefined) {
-    options.bindPorts = parsePortRange("--bind-ports", values["bind-ports"]);
+  const flags: { name: string; value: string | boolean }[] = [];
+  for (const token of tokens ?? []) {
+    if (token.kind === "option") {
+      flags.push({ name: token.name, value: token.value ?? true });
+    }
   }
-  if (values["external-address"] !== undefined) {
-    options.externalAddress = values["external-address"];
-  }
-  for (
-    const [flag, key] of [
-      ["handshake-timeout", "handshakeTimeout"],
-      ["connect-timeout", "connectTimeout"],
-      ["idle-timeout", "idleTimeout"],
-      ["bind-timeout", "bindTimeout"],
-    ] as const
-  ) {
-    const text = values[flag];
-    if (text !== undefined) options[key] = parseDuration(`--${flag}`, text);
-  }
+  const config = values.config;
   return {
     kind: "serve",
-    options,
-    usersFiles: values.users ?? [],
-    logLevel: oneOf("--log-level", values["log-level"] ?? "info", LOG_LEVELS),
-    logFormat: values["log-format"] === undefined
-      ? undefined
-      : oneOf("--log-format", values["log-format"], ["json", "text"] as const),
+    configFile: typeof config === "string" ? config : null,
+    flags: flags.filter((flag) => flag.name !== "config"),
   };
 }
 
 /**
- * Parses `NAME:PASSWORD` entries (the password may hold colons; it may be
- * empty) into a users map.
+ * Builds the settings of a `serve` command: the config file's value first
+ * (for the settings no flag gives), then the flags. Rules from flags come
+ * before the file's, so they win under first-match.
  *
- * @throws {UsageError} Naming `source` (a flag, or a file and line).
- *
- * @example
- * ```ts
- * import { parseUsers } from "./parse_args.ts";
- * console.log(parseUsers(["alice:a:b"]).get("alice")); // "a:b"
- * ```
- */
-export function parseUsers(
-  entries: readonly string[],
-  source: (index: number) => string = () => "--user",
-): Map<string, string> {
-  const users = new Map<string, string>();
-  entries.forEach((entry, index) => {
-    const colon = entry.indexOf(":");
-    if (colon < 1) {
-      throw new UsageError(
-        `${source(index)}: expected NAME:PASSWORD, got "${entry.slice(0, 40)}"`,
-      );
-    }
-    const name = entry.slice(0, colon);
-    if (users.has(name)) {
-      throw new UsageError(`${source(index)}: user "${name}" is given twice`);
-    }
-    users.set(name, entry.slice(colon + 1));
-  });
-  return users;
-}
-
-const units: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  "": 1000,
-};
-
-/**
- * Parses a duration such as `500ms`, `10s`, `5m`, `1h` or `30` (seconds)
- * into milliseconds.
- *
- * @throws {UsageError} Naming `flag`.
+ * @throws {UsageError} Naming the flag, or the file and key path.
  *
  * @example
  * ```ts
- * import { parseDuration } from "./parse_args.ts";
- * console.log(parseDuration("--connect-timeout", "1.5s")); // 1500
+ * import { buildSettings, parseCommandLine } from "./parse_args.ts";
+ * const command = parseCommandLine(["--idle-timeout", "5m"]);
+ * if (command.kind === "serve") {
+ *   console.log(buildSettings(command).options.idleTimeout); // 300000
+ * }
  * ```
  */
-export function parseDuration(flag: string, text: string): number {
-  const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|)$/.exec(text.trim());
-  const value = match ? Number(match[1]) * units[match[2]!]! : NaN;
-  if (!Number.isFinite(value) || value > 2_147_483_647) {
-    throw new UsageError(
-      `${flag}: "${text}" is not a duration like 500ms, 10s, 5m or 1h`,
-    );
+export function buildSettings(
+  command: Extract<Command, { kind: "serve" }>,
+  config?: { value: unknown; file: string },
+): Settings {
+  const settings = emptySettings();
+  if (config !== undefined) {
+    const skip = new Set(command.flags.map((flag) => flag.name));
+    applyConfig(settings, { ...config, skip });
   }
-  return Math.round(value);
+  const fromFile = settings.rules.splice(0);
+  for (const { name, value } of command.flags) {
+    const setting = SETTINGS.find((s) => s.name === name)!;
+    setting.apply(settings, value, `--${name}`);
+  }
+  settings.rules.push(...fromFile);
+  return settings;
 }
 
-/**
- * Parses `LOW-HIGH` into a port range.
- *
- * @throws {UsageError} Naming `flag`.
- *
- * @example
- * ```ts
- * import { parsePortRange } from "./parse_args.ts";
- * console.log(parsePortRange("--bind-ports", "40000-40100")); // [ 40000, 40100 ]
- * ```
- */
-export function parsePortRange(flag: string, text: string): [number, number] {
-  const match = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(text.trim());
-  const low = Number(match?.[1]);
-  const high = Number(match?.[2]);
-  if (match === null || low < 1 || high > 65535 || low > high) {
-    throw new UsageError(
-      `${flag}: "${text}" is not a port range LOW-HIGH within 1-65535`,
-    );
-  }
-  return [low, high];
-}
-
-function oneOf<T extends string>(
-  flag: string,
-  text: string,
-  choices: readonly T[],
-): T {
-  if (!(choices as readonly string[]).includes(text)) {
-    throw new UsageError(
-      `${flag}: "${text}" is not one of ${choices.join(", ")}`,
-    );
-  }
-  return text as T;
-}
+export { UsageError } from "./settings.ts";

@@ -30,8 +30,24 @@ import { AddressType, Reply } from "../wire/constants.ts";
  * ```
  */
 export const bindCommand: CommandHandler = async (context) => {
-  const { client, server, record, user } = context;
+  const { client, server, record, user, request } = context;
   const { config, network, sessions } = server;
+  const { destination } = request;
+  const isName = destination.type === AddressType.Domain;
+  const decision = config.rules.check({
+    client: client.remoteAddress.host,
+    user,
+    command: "bind",
+    name: isName ? destination.host : null,
+    address: isName ? null : destination.host,
+    port: destination.port,
+  });
+  if (!decision.allow) {
+    record.rule = decision.rule;
+    record.end = `denied by ${decision.rule}`;
+    await sendReply(context, { reply: Reply.NotAllowed });
+    return;
+  }
   const sessionHost = sessions.outboundHost(client.remoteAddress.host, user);
   if (sessionHost === null && !config.bindWithoutSession) {
     record.end = "BIND needs an open CONNECT tunnel from this client";
@@ -44,7 +60,7 @@ export const bindCommand: CommandHandler = async (context) => {
   let listener: Listener;
   let expected: Set<string> | null;
   try {
-    expected = await expectedPeers(network, context.request.destination);
+    expected = await expectedPeers(network, destination);
     listener = await listenForBind(network, {
       host: config.externalAddress ?? localHost,
       fallbackHost: localHost,
@@ -102,11 +118,14 @@ async function relayToPeer(
       bound: toSocksAddress(host, port),
     });
     scope.relaying();
+    // Bytes a pipelining client sent right after the request come first.
+    const { leftover } = context;
+    if (leftover.length > 0) await peer.write(leftover);
     const result = await relay(client, peer, {
       idleTimeout: server.config.idleTimeout,
       clientRead,
     });
-    record.up = result.up;
+    record.up = leftover.length + result.up;
     record.down = result.down;
     record.end = result.end;
   } finally {

@@ -5,13 +5,13 @@
  * @module
  */
 
-import { dial } from "../dial.ts";
+import { AccessDenied, dial } from "../dial.ts";
 import { replyForError } from "../dial_error.ts";
 import { relay } from "../relay.ts";
 import type { CommandHandler } from "../serve_connection.ts";
 import { sendReply } from "../serve_connection.ts";
 import { formatHostPort, toSocksAddress } from "../wire/address.ts";
-import { Reply } from "../wire/constants.ts";
+import { AddressType, Reply } from "../wire/constants.ts";
 
 /**
  * Serves a CONNECT request.
@@ -31,9 +31,21 @@ export const connectCommand: CommandHandler = async (context) => {
       ...request.destination,
       timeout: config.connectTimeout,
       signal: scope.signal,
+      permit: (address) =>
+        config.rules.check({
+          client: client.remoteAddress.host,
+          user: context.user,
+          command: "connect",
+          name: request.destination.type === AddressType.Domain
+            ? request.destination.host
+            : null,
+          address,
+          port: request.destination.port,
+        }),
     });
   } catch (error) {
     record.end = (error as Error)?.message ?? String(error);
+    if (error instanceof AccessDenied) record.rule = error.rule;
     await sendReply(context, { reply: replyForError(error) });
     return;
   }

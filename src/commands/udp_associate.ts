@@ -36,6 +36,13 @@ export const udpAssociateCommand: CommandHandler = async (context) => {
       // The interface the client reached us on, so the client can reach it.
       bindHost: client.localAddress.host,
       client: { ip: clientIp, port: namesClient ? destination.port : null },
+      permit: (target) =>
+        server.config.rules.check({
+          client: clientIp,
+          user: context.user,
+          command: "udp",
+          ...target,
+        }).allow,
     });
   } catch (error) {
     record.end = (error as Error)?.message ?? String(error);
