@@ -77,16 +77,14 @@ export const bindCommand: CommandHandler = async (context) => {
       reply: Reply.Succeeded,
       bound: toSocksAddress(advertised, listener.address.port),
     });
-    // Watch the client while waiting, so a client that leaves frees the
-    // port at once; its chunk, if it sends one early, is relayed first.
-    const clientRead = client.read();
-    clientRead.catch(() => {});
+    const early = watchClient(client);
     const outcome = await acceptPeer(listener, {
       expected,
       timeout: config.bindTimeout,
-      clientRead,
+      clientGone: early.gone,
       context,
     });
+    early.stop();
     if (outcome === "client gone") {
       record.end = "client closed while waiting";
       return;
@@ -97,7 +95,7 @@ export const bindCommand: CommandHandler = async (context) => {
       return;
     }
     listener.close();
-    await relayToPeer(context, outcome, clientRead);
+    await relayToPeer(context, { peer: outcome, early });
   } finally {
     listener.close();
   }
@@ -105,10 +103,10 @@ export const bindCommand: CommandHandler = async (context) => {
 
 async function relayToPeer(
   context: RequestContext,
-  peer: Connection,
-  clientRead: Promise<Uint8Array | null>,
+  tunnel: { peer: Connection; early: EarlyData },
 ): Promise<void> {
   const { client, scope, record, server } = context;
+  const { peer, early } = tunnel;
   scope.adopt(peer);
   try {
     record.remote = formatHostPort(peer.remoteAddress);
@@ -118,19 +116,75 @@ async function relayToPeer(
       bound: toSocksAddress(host, port),
     });
     scope.relaying();
-    // Bytes a pipelining client sent right after the request come first.
-    const { leftover } = context;
-    if (leftover.length > 0) await peer.write(leftover);
+    // What the client sent before the peer came (pipelined after the
+    // request, or while waiting) goes first, in order.
+    for (const chunk of [context.leftover, ...early.chunks]) {
+      if (chunk.length === 0) continue;
+      record.up += chunk.length;
+      await peer.write(chunk);
+    }
     const result = await relay(client, peer, {
       idleTimeout: server.config.idleTimeout,
-      clientRead,
+      ...(early.pending === null ? {} : { clientRead: early.pending }),
     });
-    record.up = leftover.length + result.up;
+    record.up += result.up;
     record.down = result.down;
     record.end = result.end;
   } finally {
     peer.close();
   }
+}
+
+// Bytes a client may send while its BIND waits, at most: beyond this the
+// client is no longer read (and its leaving no longer seen) until a peer
+// comes, so a client cannot make the server buffer without bound.
+const EARLY_DATA_LIMIT = 64 * 1024;
+
+interface EarlyData {
+  /** Chunks read while waiting, for the peer. */
+  chunks: Uint8Array[];
+  /** A read still under way when watching stopped: the relay's first. */
+  pending: Promise<Uint8Array | null> | null;
+  /** Resolves when the client leaves; never, once watching stops. */
+  gone: Promise<void>;
+  /** Stops watching; what is read from now on belongs to the relay. */
+  stop(): void;
+}
+
+// Reads the client while its BIND waits, so a client that leaves frees the
+// port at once, and keeps what it sends for the peer.
+function watchClient(client: Connection): EarlyData {
+  let stopped = false;
+  let size = 0;
+  const early: EarlyData = {
+    chunks: [],
+    pending: null,
+    gone: Promise.resolve(),
+    stop: () => stopped = true,
+  };
+  const watch = async (): Promise<boolean> => {
+    while (size < EARLY_DATA_LIMIT) {
+      const read = client.read();
+      read.catch(() => {});
+      early.pending = read;
+      let chunk;
+      try {
+        chunk = await read;
+      } catch {
+        return !stopped;
+      }
+      if (stopped) return false; // the relay takes this chunk
+      early.pending = null;
+      if (chunk === null) return true;
+      early.chunks.push(chunk);
+      size += chunk.length;
+    }
+    return false;
+  };
+  early.gone = watch().then((gone) =>
+    gone ? undefined : new Promise<void>(() => {})
+  );
+  return early;
 }
 
 // DST.ADDR all zeros: any peer; otherwise only that address (a name: any
@@ -205,37 +259,30 @@ async function acceptPeer(
   wait: {
     expected: Set<string> | null;
     timeout: number;
-    clientRead: Promise<Uint8Array | null>;
+    clientGone: Promise<void>;
     context: RequestContext;
   },
 ): Promise<Connection | "timeout" | "client gone"> {
   type Outcome =
     | { kind: "peer"; conn: Connection | null }
     | { kind: "timeout" }
-    | { kind: "client"; gone: boolean };
+    | { kind: "client gone" };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<Outcome>((resolve) => {
     timer = setTimeout(() => resolve({ kind: "timeout" }), wait.timeout);
   });
-  let watchClient: Promise<Outcome> | null = wait.clientRead.then(
-    (chunk) => ({ kind: "client", gone: chunk === null }),
-    () => ({ kind: "client", gone: true }),
-  );
+  const clientGone = wait.clientGone.then((): Outcome => ({
+    kind: "client gone",
+  }));
   const { logger } = wait.context.server.config;
   try {
-    let accepting = listener.accept();
     for (;;) {
       const outcome = await Promise.race([
-        accepting.then((conn): Outcome => ({ kind: "peer", conn })),
+        listener.accept().then((conn): Outcome => ({ kind: "peer", conn })),
         timeout,
-        ...(watchClient === null ? [] : [watchClient]),
+        clientGone,
       ]);
-      if (outcome.kind === "timeout") return "timeout";
-      if (outcome.kind === "client") {
-        if (outcome.gone) return "client gone";
-        watchClient = null; // early data: keep it for the relay, stop watching
-        continue;
-      }
+      if (outcome.kind !== "peer") return outcome.kind;
       const conn = outcome.conn;
       if (conn === null) return "client gone";
       if (
@@ -250,7 +297,6 @@ async function acceptPeer(
         peer: formatHostPort(conn.remoteAddress),
       });
       conn.close();
-      accepting = listener.accept();
     }
   } finally {
     clearTimeout(timer);
