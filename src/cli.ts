@@ -123,10 +123,9 @@ async function loadSettings(command: ServeCommand): Promise<Settings> {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(
-      `--config ${file}: not valid JSON: ${(error as Error).message}`,
-    );
+  } catch {
+    // The engines' messages quote the text, which may hold a password.
+    throw new UsageError(`--config ${file}: not valid JSON`);
   }
   const settings = buildSettings(command, { value, file });
   // Users files named in the config file are relative to it.

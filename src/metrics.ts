@@ -202,7 +202,7 @@ export class Metrics {
   );
   readonly #refused = new Family(
     "connections_refused_total",
-    "Client connections closed right after accept, by reason.",
+    "Clients refused, by reason: closed right after accept, or answered 01 when a per-user limit stops their request.",
     { type: "counter", labels: ["reason"] },
   );
   readonly #handshakesFailed = new Family(

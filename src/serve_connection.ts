@@ -272,6 +272,7 @@ export async function serveConnection(
     if ("refused" in admission) {
       // RFC 1928 has no "too many" reply: a general failure, as 3proxy does.
       record.end = `limit ${admission.refused}`;
+      metrics.connectionRefused("limit");
       await sendReply(context, { reply: Reply.GeneralFailure });
       return;
     }

@@ -121,13 +121,20 @@ export class Server {
   /**
    * Applies new options to clients accepted from now on, without touching
    * live tunnels: users and `authenticate`, rules, timeouts, BIND and UDP
-   * settings. `options` is merged over the options last given; `listen`,
-   * `limits` and `loginThrottle` keep their values until a restart.
+   * settings. `options` replaces the options given before — an option left
+   * out goes back to its default, as when a config file loses a key — but
+   * `listen`, `limits` and `loginThrottle` keep their values until a
+   * restart, and `logger` and `network` stay unless given.
    *
    * @throws {TypeError} When an option is invalid; the old ones stay.
    */
   reload(options: ServeOptions): void {
-    const merged = { ...this.#options, ...options };
+    const { logger, network } = this.#options;
+    const merged: ServeOptions = {
+      ...(logger === undefined ? {} : { logger }),
+      ...(network === undefined ? {} : { network }),
+      ...options,
+    };
     const current = this.#state.config;
     const config = resolveOptions({ ...merged, listen: current.listen });
     this.#state.config = {

@@ -35,6 +35,43 @@ function isSettled(promise: Promise<unknown>): Promise<boolean> {
   ]);
 }
 
+describe("Server.reload", () => {
+  it("reload() replaces the options: one left out goes back to its default", async () => {
+    const { server, listener, records } = await start({
+      users: { alice: "s3cret" },
+    });
+    try {
+      const login = listener.connect({ buffer: 16 });
+      void login.write(bytes(0x05, 0x01, 0x00));
+      assert.deepEqual(await new ByteReader(login).toEnd(), [0x05, 0xff]);
+      // Without users on loopback, no login is asked any more.
+      server.reload({});
+      const open = listener.connect({ buffer: 16 });
+      void open.write(GREETING);
+      assert.deepEqual(await new ByteReader(open).bytes(2), [0x05, 0x00]);
+      open.close();
+      assert.ok(records.some((r) => r.msg === "reloaded"));
+    } finally {
+      await within(server.close({ gracePeriod: 0 }), 1000, "close()");
+    }
+  });
+
+  it("reload() keeps the old options when a new one is invalid", async () => {
+    const { server, listener } = await start({ users: { alice: "s3cret" } });
+    try {
+      assert.throws(() => server.reload({ idleTimeout: -1 }), {
+        name: "TypeError",
+        message: /^Invalid option idleTimeout: /,
+      });
+      const login = listener.connect({ buffer: 16 });
+      void login.write(bytes(0x05, 0x01, 0x00));
+      assert.deepEqual(await new ByteReader(login).toEnd(), [0x05, 0xff]);
+    } finally {
+      await within(server.close({ gracePeriod: 0 }), 1000, "close()");
+    }
+  });
+});
+
 describe("startServer", () => {
   it("startServer() listens on every address, in order, and logs each", async () => {
     const { network, records, server } = await start({

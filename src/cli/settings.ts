@@ -11,7 +11,13 @@ import type { LogLevel } from "../logger.ts";
 import { LOG_LEVELS } from "../logger.ts";
 import type { LimitKind } from "../limits.ts";
 import type { ServeOptions } from "../options.ts";
-import { parseRule, type Rule, ruleFromConfig } from "../rules/mod.ts";
+import {
+  parseCidr,
+  parseRule,
+  type Rule,
+  ruleFromConfig,
+} from "../rules/mod.ts";
+import { parseHostPort } from "../wire/address.ts";
 
 /**
  * A command-line or config-file mistake; the CLI prints the message and
@@ -176,9 +182,9 @@ export const SETTINGS: readonly Setting[] = [
     name: "listen",
     type: "string",
     multiple: true,
-    apply(settings, value) {
+    apply(settings, value, where) {
       const listen = (settings.options.listen ??= []) as string[];
-      listen.push(String(value));
+      listen.push(checkHostPort(where, String(value)));
     },
   },
   {
@@ -208,7 +214,13 @@ export const SETTINGS: readonly Setting[] = [
     name: "allow-no-auth",
     type: "string",
     multiple: true,
-    apply(settings, value) {
+    apply(settings, value, where) {
+      // Checked here, not by serve(), so the error names the flag or key.
+      try {
+        parseCidr(String(value));
+      } catch (error) {
+        throw new UsageError(`${where}: ${(error as Error).message}`);
+      }
       ((settings.options.allowNoAuth ??= []) as string[]).push(String(value));
     },
   },
@@ -248,7 +260,8 @@ export const SETTINGS: readonly Setting[] = [
   {
     name: "metrics",
     type: "string",
-    apply: (settings, value) => settings.metrics = String(value),
+    apply: (settings, value, where) =>
+      settings.metrics = checkHostPort(where, String(value)),
   },
   {
     name: "log-level",
@@ -311,12 +324,11 @@ export function applyConfig(
     }
     if (skip.has(key)) continue;
     const values = setting.multiple && Array.isArray(entry) ? entry : [entry];
-    values.forEach((item, i) => {
-      const at = setting.multiple && Array.isArray(entry)
-        ? `${where}[${i}]`
-        : where;
-      setting.apply(settings, configValue(setting, item, at), at);
-    });
+    const at = (i: number) =>
+      setting.multiple && Array.isArray(entry) ? `${where}[${i}]` : where;
+    // Types first, so a list's wrong type is named before a bad value.
+    const checked = values.map((item, i) => configValue(setting, item, at(i)));
+    checked.forEach((item, i) => setting.apply(settings, item, at(i)));
   }
 }
 
@@ -426,6 +438,21 @@ export function parsePortRange(where: string, text: string): [number, number] {
     );
   }
   return [low, high];
+}
+
+// Checked while reading settings, so that a config file's mistake names the
+// file and key, and nothing is bound before a later setting turns out bad.
+function checkHostPort(where: string, text: string): string {
+  try {
+    parseHostPort(text);
+  } catch (error) {
+    throw new UsageError(
+      `${where}: ${
+        (error as Error).message.replace(/^Cannot parse address: /, "")
+      }`,
+    );
+  }
+  return text;
 }
 
 function parseCount(where: string, text: string): number {
