@@ -15,7 +15,7 @@ edgesocks_connections_accepted_total 0
 # HELP edgesocks_connections_active Client connections open now, in their handshake or relaying.
 # TYPE edgesocks_connections_active gauge
 edgesocks_connections_active 0
-# HELP edgesocks_connections_refused_total Client connections closed right after accept, by reason.
+# HELP edgesocks_connections_refused_total Clients refused, by reason: closed right after accept, or answered 01 when a per-user limit stops their request.
 # TYPE edgesocks_connections_refused_total counter
 edgesocks_connections_refused_total{reason="closing"} 0
 edgesocks_connections_refused_total{reason="limit"} 0
