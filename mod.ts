@@ -17,7 +17,10 @@
  * @module
  */
 export * from "./src/wire/mod.ts";
-export { runtimeNetwork, serve } from "./src/serve.ts";
+export { serve } from "./src/serve.ts";
+export { runtimeNetwork } from "./src/runtime_network.ts";
+export * from "./src/client/mod.ts";
+export { upstreamNetwork } from "./src/upstream.ts";
 export { type CloseOptions, Server, startServer } from "./src/server.ts";
 export type { ServeOptions } from "./src/options.ts";
 export type { Authenticate } from "./src/auth.ts";

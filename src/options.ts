@@ -26,6 +26,7 @@ import {
   toSocksAddress,
 } from "./wire/address.ts";
 import { AuthMethod } from "./wire/constants.ts";
+import { parseProxyUrl, type ProxyOptions } from "./client/url.ts";
 
 /**
  * Options of `serve()`. Durations are milliseconds.
@@ -92,6 +93,12 @@ export interface ServeOptions {
    * turns it off.
    */
   loginThrottle?: Partial<Omit<ThrottleOptions, "now">> | false;
+  /**
+   * Send every CONNECT through this SOCKS5 proxy (`socks5h://` passes
+   * names on for it to resolve; `socks5://` resolves them here). BIND and
+   * UDP ASSOCIATE are still served from this host. Fixed at start.
+   */
+  upstream?: string | ProxyOptions;
   /** Where records go; default: warnings and errors as JSON on stderr. */
   logger?: Logger;
   /** The runtime's network; default: the adapter of the running runtime. */
@@ -137,6 +144,8 @@ export interface ServerConfig {
   limits: Required<LimitOptions>;
   /** See {@linkcode ServeOptions}; `failures: 0` when off. */
   loginThrottle: Omit<ThrottleOptions, "now">;
+  /** See {@linkcode ServeOptions}; `null`: connect directly. */
+  upstream: ProxyOptions | null;
   /** See {@linkcode ServeOptions}. */
   logger: Logger;
 }
@@ -184,6 +193,7 @@ export function resolveOptions(options: ServeOptions): ServerConfig {
     externalAddress: resolveExternalAddress(options.externalAddress),
     limits: resolveLimits(options.limits),
     loginThrottle: resolveThrottle(options.loginThrottle),
+    upstream: resolveUpstream(options.upstream),
     logger: options.logger ??
       createLogger({ level: "warn", format: "json", write: console.error }),
   };
@@ -411,4 +421,16 @@ function resolveThrottle(
     }
   }
   return resolved;
+}
+
+function resolveUpstream(
+  upstream: ServeOptions["upstream"],
+): ProxyOptions | null {
+  if (upstream === undefined) return null;
+  if (typeof upstream !== "string") return upstream;
+  try {
+    return parseProxyUrl(upstream);
+  } catch (error) {
+    throw new TypeError(`Invalid option upstream: ${(error as Error).message}`);
+  }
 }

@@ -16,6 +16,7 @@ import { SessionTable } from "./sessions.ts";
 import { admitClient } from "./admission.ts";
 import { Limits } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
+import { upstreamNetwork } from "./upstream.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { formatHostPort, type HostPort } from "./wire/address.ts";
 
@@ -123,8 +124,8 @@ export class Server {
    * live tunnels: users and `authenticate`, rules, timeouts, BIND and UDP
    * settings. `options` replaces the options given before — an option left
    * out goes back to its default, as when a config file loses a key — but
-   * `listen`, `limits` and `loginThrottle` keep their values until a
-   * restart, and `logger` and `network` stay unless given.
+   * `listen`, `limits`, `loginThrottle` and `upstream` keep their values
+   * until a restart, and `logger` and `network` stay unless given.
    *
    * @throws {TypeError} When an option is invalid; the old ones stay.
    */
@@ -141,6 +142,7 @@ export class Server {
       ...config,
       limits: current.limits,
       loginThrottle: current.loginThrottle,
+      upstream: current.upstream,
     };
     this.#options = merged;
     config.logger.log({ level: "info", msg: "reloaded" });
@@ -259,7 +261,12 @@ export async function startServer(
   const server = new Server({
     state: {
       config,
-      network: timedLookups(network, metrics),
+      network: timedLookups(
+        config.upstream === null
+          ? network
+          : upstreamNetwork(network, config.upstream),
+        metrics,
+      ),
       metrics,
       sessions: new SessionTable(),
       limits: new Limits(config.limits),

@@ -88,6 +88,9 @@ Options:
   --login-failures N         Failed logins that block an address. Default: 5
   --login-window TIME        ... counted over this long. Default: 1m
   --login-block TIME         ... and blocked for this long. Default: 5m
+  --upstream URL             Send every CONNECT through another SOCKS5 proxy:
+                             socks5h://[USER:PASS@]HOST[:PORT] passes names
+                             on; socks5:// resolves them here.
   --metrics HOST:PORT        Serve Prometheus metrics at /metrics.
   --log-level LEVEL          debug, info, warn, error or silent. Default: info
   --log-format FORMAT        json or text. Default: text on a terminal, else json

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { parseProxyUrl } from "../client/url.ts";
 import type { LogLevel } from "../logger.ts";
 import { LOG_LEVELS } from "../logger.ts";
 import type { LimitKind } from "../limits.ts";
@@ -257,6 +258,17 @@ export const SETTINGS: readonly Setting[] = [
   throttleSetting("login-failures", "failures"),
   throttleSetting("login-window", "window"),
   throttleSetting("login-block", "block"),
+  {
+    name: "upstream",
+    type: "string",
+    apply(settings, value, where) {
+      try {
+        settings.options.upstream = parseProxyUrl(String(value));
+      } catch (error) {
+        throw new UsageError(`${where}: ${(error as Error).message}`);
+      }
+    },
+  },
   {
     name: "metrics",
     type: "string",

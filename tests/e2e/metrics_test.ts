@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Metrics } from "../../src/metrics.ts";
 import { type MetricsServer, serveMetrics } from "../../src/metrics_server.ts";
-import { runtimeNetwork } from "../../src/serve.ts";
+import { runtimeNetwork } from "../../src/runtime_network.ts";
 import { RawSocket } from "../_helpers/e2e/raw_socket.ts";
 import { withTimeout } from "../_helpers/e2e/with_timeout.ts";
 
