@@ -80,6 +80,8 @@ describe("parseCommandLine()", () => {
       "30s",
       "--login-block",
       "10m",
+      "--upstream",
+      "socks5h://bob:p%40ss@[::1]:1081",
       "--metrics",
       "127.0.0.1:9100",
       "--log-level",
@@ -108,6 +110,12 @@ describe("parseCommandLine()", () => {
         maxUdpPerUser: 3,
       },
       loginThrottle: { failures: 4, window: 30_000, block: 600_000 },
+      upstream: {
+        host: "::1",
+        port: 1081,
+        credentials: { username: "bob", password: "p@ss" },
+        resolve: "proxy",
+      },
     });
     assert.deepEqual(settings.usersFiles, ["a.txt"]);
     assert.equal(settings.metrics, "127.0.0.1:9100");
@@ -177,6 +185,10 @@ describe("parseCommandLine()", () => {
     usageError(
       () => settingsOf(["--deny", "dest=10.0.0.0/33"]),
       /^--deny: Invalid rule "dest=10\.0\.0\.0\/33"/,
+    );
+    usageError(
+      () => settingsOf(["--upstream", "http://proxy:8080"]),
+      /^--upstream: /,
     );
     usageError(() => settingsOf(["extra"]), /extra/);
   });
