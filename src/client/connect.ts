@@ -118,23 +118,47 @@ export async function connect(
   destination: string | HostPort,
   options: ConnectOptions = {},
 ): Promise<SocksConnection> {
-  const proxyOptions = proxyOf(proxy);
-  const target = destinationOf(destination);
+  return await underDeadline(
+    { proxy, destination, options },
+    async ({ proxyOptions, target, network, signal }) => {
+      const { connection, outcome } = await openTunnel(network, proxyOptions, {
+        command: Command.Connect,
+        destination: target,
+        signal,
+      });
+      return socksConnection(
+        withLeftover(connection, leftoverOf(outcome)),
+        outcome.reply.bound,
+      );
+    },
+  );
+}
+
+// What connect() and connectNative() share: the arguments made whole, and
+// one deadline for the whole handshake.
+async function underDeadline<T>(
+  call: {
+    proxy: string | ProxyOptions;
+    destination: string | HostPort;
+    options: ConnectOptions;
+  },
+  body: (context: {
+    proxyOptions: ProxyOptions;
+    target: HostPort;
+    network: Network;
+    signal: AbortSignal;
+  }) => Promise<T>,
+): Promise<T> {
+  const { options } = call;
+  const proxyOptions = proxyOf(call.proxy);
+  const target = destinationOf(call.destination);
   const network = options.network ?? await runtimeNetwork();
   const limit = deadline(
     { signal: options.signal, timeout: options.timeout ?? DEFAULT_TIMEOUT },
     `the SOCKS5 handshake with ${proxyOptions.host}`,
   );
   try {
-    const { connection, outcome } = await openTunnel(network, proxyOptions, {
-      command: Command.Connect,
-      destination: target,
-      signal: limit.signal,
-    });
-    return socksConnection(
-      withLeftover(connection, leftoverOf(outcome)),
-      outcome.reply.bound,
-    );
+    return await body({ proxyOptions, target, network, signal: limit.signal });
   } finally {
     limit.clear();
   }
@@ -156,8 +180,9 @@ export async function connect(
  *
  * @example
  * ```ts
- *  * import { connectNative } from "./connect.ts";
- * const socket = await connectNative("socks5h://127.0.0.1:1080", "example.com:80") as Socket;
+ * import type { Socket } from "node:net";
+ * import { connectNative } from "./connect.ts";
+ * const socket = await connectNative<Socket>("socks5h://127.0.0.1:1080", "example.com:80");
  * socket.on("data", (chunk) => console.log(chunk.length));
  * socket.resume();
  * socket.end("GET / HTTP/1.0\r\n\r\n");
@@ -168,40 +193,34 @@ export async function connectNative<T = NativeSocket>(
   destination: string | HostPort,
   options: ConnectOptions = {},
 ): Promise<T> {
-  const proxyOptions = proxyOf(proxy);
-  const target = destinationOf(destination);
-  const network = options.network ?? await runtimeNetwork();
-  const limit = deadline(
-    { signal: options.signal, timeout: options.timeout ?? DEFAULT_TIMEOUT },
-    `the SOCKS5 handshake with ${proxyOptions.host}`,
-  );
-  try {
-    const handshake = new ClientHandshake({
-      command: Command.Connect,
-      destination: await requestAddress(network, proxyOptions, {
-        ...target,
-        signal: limit.signal,
-      }),
-      ...(proxyOptions.credentials
-        ? { credentials: proxyOptions.credentials }
-        : {}),
-    });
-    const open: OpenNative<NativeSocket> = "Deno" in globalThis
-      ? (await import("./native_deno.ts")).openNative
-      : (await import("./native_node.ts")).openNative;
-    const opening = await open(proxyOptions, limit.signal);
-    try {
-      const outcome = await negotiate(opening.transport, handshake, {
-        signal: limit.signal,
+  return await underDeadline(
+    { proxy, destination, options },
+    async ({ proxyOptions, target, network, signal }) => {
+      const handshake = new ClientHandshake({
+        command: Command.Connect,
+        destination: await requestAddress(network, proxyOptions, {
+          ...target,
+          signal,
+        }),
+        ...(proxyOptions.credentials
+          ? { credentials: proxyOptions.credentials }
+          : {}),
       });
-      return opening.finish(leftoverOf(outcome)) as T;
-    } catch (error) {
-      opening.destroy();
-      throw error;
-    }
-  } finally {
-    limit.clear();
-  }
+      const open: OpenNative<NativeSocket> = "Deno" in globalThis
+        ? (await import("./native_deno.ts")).openNative
+        : (await import("./native_node.ts")).openNative;
+      const opening = await open(proxyOptions, signal);
+      try {
+        const outcome = await negotiate(opening.transport, handshake, {
+          signal,
+        });
+        return opening.finish(leftoverOf(outcome)) as T;
+      } catch (error) {
+        opening.destroy();
+        throw error;
+      }
+    },
+  );
 }
 
 function leftoverOf(

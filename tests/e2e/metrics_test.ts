@@ -3,31 +3,11 @@ import { after, before, describe, it } from "node:test";
 import { Metrics } from "../../src/metrics.ts";
 import { type MetricsServer, serveMetrics } from "../../src/metrics_server.ts";
 import { runtimeNetwork } from "../../src/runtime_network.ts";
+import { parseExposition } from "../_helpers/e2e/exposition.ts";
 import { RawSocket } from "../_helpers/e2e/raw_socket.ts";
 import { withTimeout } from "../_helpers/e2e/with_timeout.ts";
 
 const decoder = new TextDecoder();
-
-// A sample line of the text format: name, optional {labels}, value.
-const SAMPLE =
-  /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? (\S+)$/;
-
-// Sample values by `name{labels}`; throws on a line that is neither a
-// HELP/TYPE comment nor a sample.
-function parseExposition(text: string): Map<string, number> {
-  assert.ok(text.endsWith("\n"), "the exposition ends with a newline");
-  const values = new Map<string, number>();
-  for (const line of text.slice(0, -1).split("\n")) {
-    if (/^# (HELP|TYPE) /.test(line)) continue;
-    const match = SAMPLE.exec(line);
-    assert.ok(match !== null, `not a sample line: ${JSON.stringify(line)}`);
-    const [, name, labels = "", value] = match as unknown as string[];
-    const key = `${name}${labels}`;
-    assert.ok(!values.has(key), `one sample for ${key}`);
-    values.set(key, value === "+Inf" ? Infinity : Number(value));
-  }
-  return values;
-}
 
 function url(server: MetricsServer, path: string): string {
   return `http://127.0.0.1:${server.address.port}${path}`;
