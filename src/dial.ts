@@ -28,6 +28,8 @@ import { AddressType, Reply } from "./wire/constants.ts";
  */
 export const ATTEMPT_DELAY_MS = 250;
 
+const DIAL_SETTLED = new Error("The dial has settled");
+
 /**
  * Options of {@linkcode dial}.
  *
@@ -105,7 +107,7 @@ export async function dial(
       );
     }, target.timeout);
   });
-  const onAbort = () => controller.abort();
+  const onAbort = () => controller.abort(target.signal!.reason);
   target.signal?.addEventListener("abort", onAbort);
   try {
     return await Promise.race([
@@ -115,8 +117,10 @@ export async function dial(
   } finally {
     clearTimeout(timer);
     target.signal?.removeEventListener("abort", onAbort);
-    // Stops the attempts still pending; a late winner closes itself.
-    controller.abort();
+    // Stops the attempts still pending; a late winner closes itself. A
+    // shared reason: abort() without one builds a DOMException, stack and
+    // all, on every dial.
+    controller.abort(DIAL_SETTLED);
   }
 }
 

@@ -34,13 +34,19 @@ export interface CloseOptions {
   gracePeriod?: number;
 }
 
+// Why a client's dials are aborted: shared, as abort() without a reason
+// builds a DOMException per call.
+const CLIENT_CLOSED = new Error("The client's connection is closed");
+
 // One accepted client and everything opened on its behalf.
 class ClientHold implements ConnectionScope {
   readonly connections = new Set<Connection>();
-  readonly #controller = new AbortController();
+  // Made on first use: a client that never dials needs none.
+  #controller: AbortController | null = null;
   isRelaying = false;
 
   get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
     return this.#controller.signal;
   }
 
@@ -57,7 +63,7 @@ class ClientHold implements ConnectionScope {
   }
 
   closeAll(): void {
-    this.#controller.abort();
+    this.#controller?.abort(CLIENT_CLOSED);
     for (const conn of this.connections) conn.close();
   }
 }
