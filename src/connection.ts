@@ -38,6 +38,19 @@ export interface Connection {
   /** Sends FIN after queued bytes; reading goes on. */
   closeWrite(): Promise<void>;
   /**
+   * Optional fast path for the relay: forwards every chunk that arrives on
+   * this connection straight to `to` from the runtime's own callbacks —
+   * no promise per chunk — pausing while `to` cannot take more, and
+   * half-closes `to` at this side's EOF. `null` when `to` is not of this
+   * runtime's kind (use `read()` and `write()` then). The promise settles
+   * at EOF or when either side closes, and rejects on a reset; `onChunk`
+   * is told each chunk's size.
+   */
+  forwardTo?(
+    to: Connection,
+    onChunk: (size: number) => void,
+  ): Promise<void> | null;
+  /**
    * Closes both directions at once, dropping anything queued. Idempotent.
    * Afterwards `read()` gives `null` and writes are ignored, pending ones
    * included, so nothing waits on a closed connection.

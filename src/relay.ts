@@ -75,12 +75,25 @@ export async function relay(
     from: Connection,
     to: Connection,
     direction: "up" | "down",
-    firstRead: Promise<Uint8Array | null>,
+    firstRead?: Promise<Uint8Array | null>,
   ) => {
+    const counted = (size: number) => {
+      counts[direction] += size;
+      lastActive = Date.now();
+    };
     try {
-      for (let chunk = await firstRead; chunk; chunk = await from.read()) {
-        counts[direction] += chunk.length;
-        lastActive = Date.now();
+      // The runtime's own forwarding when it has one, unless a read is
+      // already under way (its chunk must go first).
+      const forwarding = firstRead === undefined
+        ? from.forwardTo?.(to, counted)
+        : null;
+      if (forwarding) return await forwarding;
+      for (
+        let chunk = await (firstRead ?? from.read());
+        chunk;
+        chunk = await from.read()
+      ) {
+        counted(chunk.length);
         await to.write(chunk);
       }
       await to.closeWrite();
@@ -103,8 +116,8 @@ export async function relay(
   if (idleTimeout > 0) watchIdle(idleTimeout);
   try {
     await Promise.all([
-      pump(client, target, "up", options.clientRead ?? client.read()),
-      pump(target, client, "down", target.read()),
+      pump(client, target, "up", options.clientRead),
+      pump(target, client, "down"),
     ]);
   } finally {
     clearTimeout(timer);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { Connection } from "../src/connection.ts";
 import { relay, type RelayResult } from "../src/relay.ts";
 import {
   bytes,
@@ -44,7 +45,63 @@ function settled(promise: Promise<unknown>): Promise<boolean> {
   ]);
 }
 
+// A connection whose runtime forwards by itself: `forwardTo` copies with
+// read() and write() (as a runtime would from its callbacks) and records
+// that it was used.
+function forwarding(conn: MemoryConnection, used: string[]): Connection {
+  return {
+    localAddress: conn.localAddress,
+    remoteAddress: conn.remoteAddress,
+    read: () => conn.read(),
+    write: (data) => conn.write(data),
+    closeWrite: () => conn.closeWrite(),
+    close: () => conn.close(),
+    forwardTo(to, onChunk) {
+      used.push(`${conn.localAddress.port}`);
+      return (async () => {
+        for (let chunk = await conn.read(); chunk; chunk = await conn.read()) {
+          onChunk(chunk.length);
+          await to.write(chunk);
+        }
+        await to.closeWrite();
+      })();
+    },
+  };
+}
+
 describe("relay", () => {
+  it("relay() lets a runtime forward by itself, counting what it reports", async () => {
+    const { app, client, target, destination } = tunnel();
+    const used: string[] = [];
+    const relayed = relay(forwarding(client, used), forwarding(target, used));
+    void app.write(bytes("hello"));
+    assert.deepEqual(await readBytes(destination, 5), [...bytes("hello")]);
+    void destination.write(bytes("world!!"));
+    assert.deepEqual(await readBytes(app, 7), [...bytes("world!!")]);
+    await app.closeWrite();
+    await destination.closeWrite();
+    const result = await within(relayed, 1000, "relay()");
+    assert.deepEqual(result, { up: 5, down: 7, end: "closed" });
+    assert.deepEqual(used.sort(), ["1080", "40000"]);
+  });
+
+  it("relay() does not forward a side whose read is already under way", async () => {
+    const { app, client, target, destination } = tunnel();
+    const used: string[] = [];
+    const clientRead = client.read();
+    const relayed = relay(forwarding(client, used), forwarding(target, used), {
+      clientRead,
+    });
+    void app.write(bytes("first"));
+    assert.deepEqual(await readBytes(destination, 5), [...bytes("first")]);
+    await app.closeWrite();
+    await destination.closeWrite();
+    const result = await within(relayed, 1000, "relay()");
+    assert.equal(result.up, 5);
+    // Only the destination's side was forwarded by the "runtime".
+    assert.deepEqual(used, ["40000"]);
+  });
+
   it("relay() copies bytes both ways and counts them", async () => {
     const { app, client, target, destination } = tunnel();
     const relayed = relay(client, target);

@@ -65,6 +65,17 @@ export class Inbox<T = Uint8Array> {
     }
   }
 
+  /**
+   * Takes every queued item at once, for a caller that stops reading
+   * through `read()` (a runtime's own forwarding): what was queued, and
+   * whether the end — `error`, or `null` for a clean one — came after it.
+   */
+  takeQueued(): { items: T[]; end: { error: unknown } | null } {
+    const items = this.#queue;
+    this.#queue = [];
+    return { items, end: this.#done ? { error: this.#error } : null };
+  }
+
   /** The next item, or `null` at the end. */
   read(): Promise<T | null> {
     if (this.#queue.length > 0) {

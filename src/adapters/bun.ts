@@ -9,6 +9,7 @@
 
 import { lookup } from "node:dns/promises";
 import type { Connection, Listener, Network } from "../connection.ts";
+import { concat } from "../bytes.ts";
 import { hostOf, Inbox } from "./_shared.ts";
 
 // The slice of Bun's socket API this adapter uses, declared here so the
@@ -84,6 +85,12 @@ class BunConnection implements Connection {
   #drained: (() => void)[] = [];
   #closed = false;
   #writeClosed = false;
+  // While forwarding, chunks go straight to `to` instead of the inbox.
+  #forward: {
+    to: BunConnection;
+    onChunk: (size: number) => void;
+    settle: (error: unknown) => void;
+  } | null = null;
 
   constructor(socket: BunSocket) {
     this.#socket = socket;
@@ -108,14 +115,68 @@ class BunConnection implements Connection {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+    return this.#offer(bytes) ? Promise.resolve() : this.#whenDrained();
+  }
+
+  forwardTo(
+    to: Connection,
+    onChunk: (size: number) => void,
+  ): Promise<void> | null {
+    if (!(to instanceof BunConnection)) return null;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        this.#forward = null;
+        error === null ? resolve() : reject(error);
+      };
+      // What arrived before forwarding began goes first.
+      const { items, end } = this.inbox.takeQueued();
+      for (const chunk of items) {
+        onChunk(chunk.length);
+        to.#offer(chunk);
+      }
+      if (end !== null) {
+        if (end.error !== null) return settle(end.error);
+        return void to.closeWrite().then(() => settle(null));
+      }
+      this.#forward = { to, onChunk, settle };
+      this.#socket.resume();
+    });
+  }
+
+  /** Bytes arrived: forward them, or queue them for `read()`. */
+  received(bytes: Uint8Array): void {
+    const forward = this.#forward;
+    if (forward === null) return this.inbox.push(bytes);
+    forward.onChunk(bytes.length);
+    if (forward.to.#offer(bytes)) return;
+    // The target's kernel buffer is full: stop reading until it drains.
+    this.#socket.pause();
+    void forward.to.#whenDrained().then(() => {
+      if (!this.#closed) this.#socket.resume();
+    });
+  }
+
+  /** The peer sent FIN. */
+  finished(): void {
+    const forward = this.#forward;
+    if (forward === null) return this.inbox.end(null);
+    void forward.to.closeWrite().then(() => forward.settle(null));
+  }
+
+  // Writes what the kernel takes now; false when some waits for `drain`.
+  #offer(bytes: Uint8Array): boolean {
+    if (this.#closed) return true;
     if (this.#unwritten !== null) {
-      return this.#whenDrained().then(() => this.write(bytes));
+      this.#unwritten = concat([this.#unwritten, bytes]);
+      return false;
     }
     const taken = Math.max(this.#socket.write(bytes), 0);
-    if (taken === bytes.length) return Promise.resolve();
+    if (taken === bytes.length) return true;
     this.#unwritten = bytes.subarray(taken);
-    return this.#whenDrained();
+    return false;
   }
 
   async closeWrite(): Promise<void> {
@@ -146,6 +207,7 @@ class BunConnection implements Connection {
   ended(error: unknown): void {
     this.#closed ||= error !== null;
     this.inbox.end(error);
+    this.#forward?.settle(error);
     this.#unwritten = null;
     this.#release();
   }
@@ -164,9 +226,9 @@ class BunConnection implements Connection {
 function handlers(onOpen: (conn: BunConnection) => void): Handlers {
   return {
     open: (socket) => onOpen(new BunConnection(socket)),
-    data: (socket, bytes) => socket.data?.inbox.push(bytes),
+    data: (socket, bytes) => socket.data?.received(bytes),
     drain: (socket) => socket.data?.drained(),
-    end: (socket) => socket.data?.inbox.end(null),
+    end: (socket) => socket.data?.finished(),
     close: (socket, error) => socket.data?.ended(error ?? null),
     error: (socket, error) => socket.data?.ended(error),
     connectError() {
