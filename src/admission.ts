@@ -6,8 +6,10 @@
  * @module
  */
 
+import type { Connection } from "./connection.ts";
 import type { LimitKind } from "./limits.ts";
 import type { ServerState } from "./serve_connection.ts";
+import { formatHostPort } from "./wire/address.ts";
 import { Command } from "./wire/constants.ts";
 
 /**
@@ -65,6 +67,39 @@ export function admitRequest(
   if (command === Command.Bind) wanted.push(["maxBindsPerUser", user]);
   if (command === Command.UdpAssociate) wanted.push(["maxUdpPerUser", user]);
   return acquireAll(server, wanted);
+}
+
+/**
+ * Turns a client away before its handshake: closes it, counts it, and logs
+ * why (and the rule, when one decided).
+ *
+ * @example
+ * ```ts
+ * import { refuseClient } from "./admission.ts";
+ * import type { ServerState } from "./serve_connection.ts";
+ * import type { Connection } from "./connection.ts";
+ * function turnAway(state: ServerState, conn: Connection) {
+ *   refuseClient(state, conn, { refused: "maxConnections" });
+ * }
+ * ```
+ */
+export function refuseClient(
+  server: ServerState,
+  conn: Connection,
+  why: { refused: "throttled" | "rule" | LimitKind; rule?: string },
+): void {
+  conn.close();
+  const { refused } = why;
+  server.metrics.connectionRefused(
+    refused === "rule" || refused === "throttled" ? refused : "limit",
+  );
+  server.config.logger.log({
+    level: "warn",
+    msg: "refused",
+    client: formatHostPort(conn.remoteAddress),
+    reason: refused,
+    ...(why.rule === undefined ? {} : { rule: why.rule }),
+  });
 }
 
 function acquireAll(

@@ -14,7 +14,7 @@ import type { ServerConfig } from "./options.ts";
 import type { SessionTable } from "./sessions.ts";
 import type { Limits } from "./limits.ts";
 import type { LoginThrottle } from "./login_throttle.ts";
-import { admitRequest } from "./admission.ts";
+import { admitRequest, refuseClient } from "./admission.ts";
 import type { CommandName, Metrics } from "./metrics.ts";
 import { formatHostPort, type HostPort } from "./wire/address.ts";
 import { Command, Reply } from "./wire/constants.ts";
@@ -214,14 +214,7 @@ export async function serveConnection(
   const { metrics } = server;
   const handshaking = server.limits.acquire("maxPendingHandshakes");
   if (handshaking === null) {
-    client.close();
-    metrics.connectionRefused("limit");
-    logger.log({
-      level: "warn",
-      msg: "refused",
-      client: clientText,
-      reason: "maxPendingHandshakes",
-    });
+    refuseClient(server, client, { refused: "maxPendingHandshakes" });
     return;
   }
   metrics.connectionAccepted();

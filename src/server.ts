@@ -13,7 +13,7 @@ import {
   type ServerState,
 } from "./serve_connection.ts";
 import { SessionTable } from "./sessions.ts";
-import { admitClient } from "./admission.ts";
+import { admitClient, refuseClient } from "./admission.ts";
 import { Limits } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
 import { upstreamNetwork } from "./upstream.ts";
@@ -209,19 +209,7 @@ export class Server {
       }
       const admission = admitClient(this.#state, conn.remoteAddress.host);
       if ("refused" in admission) {
-        conn.close();
-        this.#state.metrics.connectionRefused(
-          admission.refused === "rule" || admission.refused === "throttled"
-            ? admission.refused
-            : "limit",
-        );
-        logger.log({
-          level: "warn",
-          msg: "refused",
-          client: formatHostPort(conn.remoteAddress),
-          reason: admission.refused,
-          rule: admission.rule,
-        });
+        refuseClient(this.#state, conn, admission);
         continue;
       }
       const hold = new ClientHold(conn);
