@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { exchange } from "../_helpers/e2e/bulk.ts";
 import { type Proxy, socksConnect, startProxy } from "../_helpers/e2e/proxy.ts";
 import { RawSocket } from "../_helpers/e2e/raw_socket.ts";
+import { connectFrom } from "../_helpers/e2e/socks_session.ts";
 import {
   type BindClient,
   freePortRange,
@@ -21,7 +21,7 @@ import {
   request,
 } from "../_helpers/e2e/socks_raw.ts";
 import { startEchoServer, type TcpServer } from "../_helpers/e2e/tcp_server.ts";
-import { eventually, withTimeout } from "../_helpers/e2e/with_timeout.ts";
+import { eventually } from "../_helpers/e2e/with_timeout.ts";
 
 const alice = { username: "alice", password: "s3cret" };
 const bob = { username: "bob", password: "hunter2" };
@@ -62,34 +62,6 @@ async function holdSession(
   await raw.write(ping);
   assert.deepEqual(await raw.read(ping.length), ping);
   return raw;
-}
-
-// A far side connecting from `localAddress`.
-async function connectFrom(
-  to: Endpoint,
-  localAddress: string,
-): Promise<RawSocket> {
-  const socket = net.connect({
-    host: to.host,
-    port: to.port,
-    localAddress,
-    allowHalfOpen: true,
-  });
-  try {
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        socket.once("connect", resolve);
-        socket.once("error", reject);
-      }),
-      5_000,
-      `connecting to ${to.host}:${to.port} from ${localAddress}`,
-    );
-  } catch (error) {
-    socket.destroy();
-    throw error;
-  }
-  socket.removeAllListeners("error");
-  return new RawSocket(socket);
 }
 
 // Sends a line each way through an established BIND and checks both arrive.

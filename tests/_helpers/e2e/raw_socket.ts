@@ -11,6 +11,33 @@ import { Buffer } from "node:buffer";
 import * as net from "node:net";
 import { withTimeout } from "./with_timeout.ts";
 
+/**
+ * Opens a TCP connection and waits for it, at most `ms`; a failure
+ * destroys the socket and rejects with `what` in the message.
+ */
+export async function openSocket(
+  options: net.TcpNetConnectOpts,
+  what = `connecting to ${options.host}:${options.port}`,
+  ms = 5_000,
+): Promise<net.Socket> {
+  const socket = net.connect(options);
+  try {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("error", reject);
+      }),
+      ms,
+      what,
+    );
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+  socket.removeAllListeners("error");
+  return socket;
+}
+
 /** How the peer's side ended: FIN (`error: null`), or a reset. */
 export interface Ending {
   /** The socket error, e.g. ECONNRESET; `null` for a clean FIN or close. */
@@ -89,22 +116,13 @@ export class RawSocket {
     port: number,
     ms = 5_000,
   ): Promise<RawSocket> {
-    const socket = net.connect({ host, port, allowHalfOpen: true });
-    try {
-      await withTimeout(
-        new Promise<void>((resolve, reject) => {
-          socket.once("connect", resolve);
-          socket.once("error", reject);
-        }),
-        ms,
+    return new RawSocket(
+      await openSocket(
+        { host, port, allowHalfOpen: true },
         `connecting to ${host}:${port}`,
-      );
-    } catch (error) {
-      socket.destroy();
-      throw error;
-    }
-    socket.removeAllListeners("error");
-    return new RawSocket(socket);
+        ms,
+      ),
+    );
   }
 
   /** Bytes received so far, read or not. */

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { SocksClient, type SocksRemoteHost } from "socks";
-import { RawSocket } from "./raw_socket.ts";
+import { openSocket, RawSocket } from "./raw_socket.ts";
 import {
   canonicalHost,
   type Credentials,
@@ -76,21 +76,10 @@ export async function socksBind(
   destination: Endpoint,
   credentials?: Credentials,
 ): Promise<BindClient> {
-  const socket = net.connect({ host: proxy.host, port: proxy.port });
-  try {
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        socket.once("connect", resolve);
-        socket.once("error", reject);
-      }),
-      5_000,
-      `connecting to the proxy at ${proxy.host}:${proxy.port}`,
-    );
-  } catch (error) {
-    socket.destroy();
-    throw error;
-  }
-  socket.removeAllListeners("error");
+  const socket = await openSocket(
+    { host: proxy.host, port: proxy.port },
+    `connecting to the proxy at ${proxy.host}:${proxy.port}`,
+  );
   const client = new SocksClient({
     proxy: {
       host: proxy.host,

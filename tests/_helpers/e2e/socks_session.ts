@@ -7,8 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import * as net from "node:net";
-import { hex, RawSocket } from "./raw_socket.ts";
+import { hex, openSocket, RawSocket } from "./raw_socket.ts";
 import {
   type Credentials,
   type Endpoint,
@@ -18,7 +17,6 @@ import {
   request,
   userPass,
 } from "./socks_raw.ts";
-import { withTimeout } from "./with_timeout.ts";
 
 /**
  * SOCKS commands (RFC 1928 §4), written out rather than imported so the
@@ -68,29 +66,20 @@ export async function connectFrom(
   ms = 5_000,
 ): Promise<RawSocket> {
   if (from === undefined) {
-    return await RawSocket.connect(proxy.host, proxy.port);
+    return await RawSocket.connect(proxy.host, proxy.port, ms);
   }
-  const socket = net.connect({
-    host: proxy.host,
-    port: proxy.port,
-    localAddress: from,
-    allowHalfOpen: true,
-  });
-  try {
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        socket.once("connect", resolve);
-        socket.once("error", reject);
-      }),
-      ms,
+  return new RawSocket(
+    await openSocket(
+      {
+        host: proxy.host,
+        port: proxy.port,
+        localAddress: from,
+        allowHalfOpen: true,
+      },
       `connecting to ${proxy.host}:${proxy.port} from ${from}`,
-    );
-  } catch (error) {
-    socket.destroy();
-    throw error;
-  }
-  socket.removeAllListeners("error");
-  return new RawSocket(socket);
+      ms,
+    ),
+  );
 }
 
 /**

@@ -8,9 +8,8 @@
 
 import { Buffer } from "node:buffer";
 import * as dgram from "node:dgram";
-import * as net from "node:net";
 import { SocksClient } from "socks";
-import { RawSocket } from "./raw_socket.ts";
+import { openSocket, RawSocket } from "./raw_socket.ts";
 import { canonicalHost, type Credentials, type Endpoint } from "./socks_raw.ts";
 import { withTimeout } from "./with_timeout.ts";
 
@@ -250,17 +249,11 @@ export async function socksAssociate(
 ): Promise<Association> {
   // Connected here and handed to the client, so a failed handshake
   // cannot leave it open.
-  const socket = net.connect({ host: proxy.host, port: proxy.port });
+  const socket = await openSocket(
+    { host: proxy.host, port: proxy.port },
+    `connecting to the proxy at ${proxy.host}:${proxy.port}`,
+  );
   try {
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        socket.once("connect", resolve);
-        socket.once("error", reject);
-      }),
-      5_000,
-      `connecting to the proxy at ${proxy.host}:${proxy.port}`,
-    );
-    socket.removeAllListeners("error");
     const client = new SocksClient({
       proxy: {
         host: proxy.host,
