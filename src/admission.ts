@@ -7,10 +7,13 @@
  */
 
 import type { Connection } from "./connection.ts";
-import type { LimitKind } from "./limits.ts";
+import { type LimitKind, releaseNothing } from "./limits.ts";
 import type { ServerState } from "./serve_connection.ts";
 import { formatHostPort } from "./wire/address.ts";
 import { Command } from "./wire/constants.ts";
+
+// What a client or request holds when no limit applies to it.
+const HOLDS_NOTHING = { release: releaseNothing };
 
 /**
  * Admits a new client from `clientIp`, or names why not. On admission, call
@@ -62,7 +65,7 @@ export function admitRequest(
   request: { command: Command; user: string | null },
 ): { release: () => void } | { refused: LimitKind } {
   const { command, user } = request;
-  if (user === null) return { release: () => {} };
+  if (user === null) return HOLDS_NOTHING;
   const wanted: [LimitKind, string][] = [["maxConnectionsPerUser", user]];
   if (command === Command.Bind) wanted.push(["maxBindsPerUser", user]);
   if (command === Command.UdpAssociate) wanted.push(["maxUdpPerUser", user]);
@@ -114,7 +117,7 @@ function acquireAll(
       release();
       return { refused: kind };
     }
-    held.push(give);
+    if (give !== releaseNothing) held.push(give);
   }
-  return { release };
+  return held.length === 0 ? HOLDS_NOTHING : { release };
 }

@@ -61,6 +61,19 @@ export type LimitKind = typeof LIMIT_KINDS[number];
  * release?.();
  * ```
  */
+/**
+ * What {@linkcode Limits.acquire} gives for a limit that is off: there is
+ * nothing to give back.
+ *
+ * @example
+ * ```ts
+ * import { Limits, releaseNothing } from "./limits.ts";
+ * const limits = new Limits({});
+ * console.log(limits.acquire("maxConnections") === releaseNothing); // true
+ * ```
+ */
+export const releaseNothing = (): void => {};
+
 export class Limits {
   #max: Readonly<Record<LimitKind, number>>;
   #held = new Map<string, number>();
@@ -74,13 +87,15 @@ export class Limits {
   /**
    * Takes one place under `kind` for `key` (an address, a user; anything
    * for the global limits), or `null` when it is full. Call the returned
-   * function once to give the place back.
+   * function once to give the place back. A limit that is off (0) counts
+   * nothing: every tunnel would pay for the bookkeeping.
    */
   acquire(kind: LimitKind, key = ""): (() => void) | null {
     const max = this.#max[kind];
+    if (max === 0) return releaseNothing;
     const id = `${kind}\0${key}`;
     const held = this.#held.get(id) ?? 0;
-    if (max > 0 && held >= max) return null;
+    if (held >= max) return null;
     this.#held.set(id, held + 1);
     let released = false;
     return () => {
@@ -92,7 +107,7 @@ export class Limits {
     };
   }
 
-  /** Places held now under `kind` for `key`. */
+  /** Places held now under `kind` for `key`; 0 while the limit is off. */
   held(kind: LimitKind, key = ""): number {
     return this.#held.get(`${kind}\0${key}`) ?? 0;
   }

@@ -59,69 +59,118 @@ export interface RelayResult {
  * }
  * ```
  */
-export async function relay(
+export function relay(
   client: Connection,
   target: Connection,
   options: RelayOptions = {},
 ): Promise<RelayResult> {
-  const counts = { up: 0, down: 0 };
-  let end: RelayResult["end"] = "closed";
-  let lastActive = Date.now();
-  const closeBoth = () => {
-    client.close();
-    target.close();
-  };
-  const pump = async (
+  return new Promise((resolve) => {
+    new Tunnel(client, target, options.idleTimeout ?? 0, resolve)
+      .start(options.clientRead);
+  });
+}
+
+type Direction = "up" | "down";
+
+// A tunnel holds thousands of these at once, so its state lives in one
+// object rather than in closures and suspended async functions.
+class Tunnel {
+  up = 0;
+  down = 0;
+  end: RelayResult["end"] = "closed";
+  #client: Connection;
+  #target: Connection;
+  #idleTimeout: number;
+  #lastActive = Date.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #open = 2;
+  #resolve: (result: RelayResult) => void;
+
+  constructor(
+    client: Connection,
+    target: Connection,
+    idleTimeout: number,
+    resolve: (result: RelayResult) => void,
+  ) {
+    this.#client = client;
+    this.#target = target;
+    this.#idleTimeout = idleTimeout;
+    this.#resolve = resolve;
+  }
+
+  start(clientRead: Promise<Uint8Array | null> | undefined): void {
+    if (this.#idleTimeout > 0) this.#watchIdle(this.#idleTimeout);
+    this.#pump(this.#client, this.#target, "up", clientRead);
+    this.#pump(this.#target, this.#client, "down", undefined);
+  }
+
+  #pump(
     from: Connection,
     to: Connection,
-    direction: "up" | "down",
-    firstRead?: Promise<Uint8Array | null>,
-  ) => {
+    direction: Direction,
+    firstRead: Promise<Uint8Array | null> | undefined,
+  ): void {
     const counted = (size: number) => {
-      counts[direction] += size;
-      lastActive = Date.now();
+      this[direction] += size;
+      this.#lastActive = Date.now();
     };
-    try {
-      // The runtime's own forwarding when it has one, unless a read is
-      // already under way (its chunk must go first).
-      const forwarding = firstRead === undefined
-        ? from.forwardTo?.(to, counted)
-        : null;
-      if (forwarding) return await forwarding;
-      for (
-        let chunk = await (firstRead ?? from.read());
-        chunk;
-        chunk = await from.read()
-      ) {
-        counted(chunk.length);
-        await to.write(chunk);
-      }
-      await to.closeWrite();
-    } catch {
-      if (end === "closed") end = "error";
-      closeBoth();
-    }
-  };
-  const idleTimeout = options.idleTimeout ?? 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  // One timer per tunnel, re-armed for the time left rather than per chunk.
-  const watchIdle = (wait: number) => {
-    timer = setTimeout(() => {
-      const idle = Date.now() - lastActive;
-      if (idle < idleTimeout) return watchIdle(idleTimeout - idle);
-      end = "idle";
-      closeBoth();
-    }, wait);
-  };
-  if (idleTimeout > 0) watchIdle(idleTimeout);
-  try {
-    await Promise.all([
-      pump(client, target, "up", options.clientRead),
-      pump(target, client, "down"),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    closeBoth();
+    // The runtime's own forwarding when it has one, unless a read is
+    // already under way (its chunk must go first).
+    const forwarding = firstRead === undefined
+      ? from.forwardTo?.(to, counted)
+      : null;
+    (forwarding ?? copy(from, to, counted, firstRead)).then(
+      this.#pumped,
+      this.#failed,
+    );
   }
-  return { ...counts, end };
+
+  // Arrow fields: one pair per tunnel serves both directions.
+  #failed = () => {
+    if (this.end === "closed") this.end = "error";
+    this.#closeBoth();
+    this.#pumped();
+  };
+
+  #pumped = () => {
+    if (--this.#open > 0) return;
+    clearTimeout(this.#timer);
+    this.#closeBoth();
+    this.#resolve({ up: this.up, down: this.down, end: this.end });
+  };
+
+  #closeBoth(): void {
+    this.#client.close();
+    this.#target.close();
+  }
+
+  // One timer per tunnel, re-armed for the time left rather than per chunk.
+  #watchIdle(wait: number): void {
+    this.#timer = setTimeout(() => {
+      const idle = Date.now() - this.#lastActive;
+      if (idle < this.#idleTimeout) {
+        return this.#watchIdle(this.#idleTimeout - idle);
+      }
+      this.end = "idle";
+      this.#closeBoth();
+    }, wait);
+  }
+}
+
+// The portable path: read a chunk, write it, wait for backpressure.
+async function copy(
+  from: Connection,
+  to: Connection,
+  counted: (size: number) => void,
+  firstRead: Promise<Uint8Array | null> | undefined,
+): Promise<void> {
+  for (
+    let chunk = await (firstRead ?? from.read());
+    chunk;
+    chunk = await from.read()
+  ) {
+    counted(chunk.length);
+    await to.write(chunk);
+  }
+  await to.closeWrite();
 }

@@ -191,6 +191,37 @@ const handlers: Readonly<Record<Command, CommandHandler>> = {
   [Command.UdpAssociate]: udpAssociateCommand,
 };
 
+// The client's scope, seen by one request: counts its tunnel as open the
+// first time the handler says bytes flow.
+class RequestScope implements ConnectionScope {
+  tunnelOpen = false;
+  #outer: ConnectionScope;
+  #metrics: Metrics;
+  #command: CommandName;
+
+  constructor(outer: ConnectionScope, metrics: Metrics, command: CommandName) {
+    this.#outer = outer;
+    this.#metrics = metrics;
+    this.#command = command;
+  }
+
+  get signal(): AbortSignal {
+    return this.#outer.signal;
+  }
+
+  adopt(conn: Connection): void {
+    this.#outer.adopt(conn);
+  }
+
+  relaying(): void {
+    if (!this.tunnelOpen) {
+      this.tunnelOpen = true;
+      this.#metrics.tunnelOpened(this.#command);
+    }
+    this.#outer.relaying();
+  }
+}
+
 /**
  * Serves `client` until it is done, then closes it. Never rejects.
  *
@@ -244,7 +275,7 @@ export async function serveConnection(
       down: 0,
     };
     const command = record.command as CommandName;
-    let tunnelOpen = false;
+    const requestScope = new RequestScope(scope, metrics, command);
     const context = {
       client,
       request,
@@ -252,14 +283,7 @@ export async function serveConnection(
       user,
       server,
       record,
-      scope: {
-        signal: scope.signal,
-        adopt: (conn: Connection) => scope.adopt(conn),
-        relaying() {
-          tunnelOpen ||= (metrics.tunnelOpened(command), true);
-          scope.relaying();
-        },
-      },
+      scope: requestScope,
     };
     const admission = admitRequest(server, { command: request.command, user });
     if ("refused" in admission) {
@@ -273,7 +297,7 @@ export async function serveConnection(
       await handlers[request.command](context);
     } finally {
       admission.release();
-      if (tunnelOpen) metrics.tunnelClosed(command);
+      if (requestScope.tunnelOpen) metrics.tunnelClosed(command);
       metrics.bytes(record);
       metrics.datagrams({
         up: record.datagramsUp ?? 0,

@@ -104,10 +104,8 @@ class BunConnection implements Connection {
       host: hostOf(socket.remoteAddress),
       port: socket.remotePort,
     };
-    this.inbox = new Inbox({
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
-    });
+    // The socket's pause() and resume() are the inbox's flow control.
+    this.inbox = new Inbox(socket);
   }
 
   read(): Promise<Uint8Array | null> {
@@ -237,6 +235,10 @@ function handlers(onOpen: (conn: BunConnection) => void): Handlers {
   };
 }
 
+// One set for every dial: `open` leaves the connection on `socket.data`,
+// so no dial needs closures of its own.
+const dialHandlers = handlers(() => {});
+
 /**
  * Bun's network.
  *
@@ -270,17 +272,13 @@ export const network: Network = {
   async connect(options) {
     const { signal } = options;
     signal?.throwIfAborted();
-    let conn: BunConnection | undefined;
     const connecting = Bun.connect({
       hostname: options.host,
       port: options.port,
       allowHalfOpen: true,
-      socket: handlers((opened) => conn = opened),
+      socket: dialHandlers,
     });
-    if (signal === undefined) {
-      await connecting;
-      return conn!;
-    }
+    if (signal === undefined) return (await connecting).data!;
     // Bun.connect takes no signal: give up waiting, and close a late socket.
     let onAbort!: () => void;
     const aborted = new Promise<never>((_, reject) => {
@@ -291,8 +289,7 @@ export const network: Network = {
       signal.addEventListener("abort", onAbort);
     });
     try {
-      await Promise.race([connecting, aborted]);
-      return conn!;
+      return (await Promise.race([connecting, aborted])).data!;
     } finally {
       signal.removeEventListener("abort", onAbort);
     }

@@ -17,49 +17,88 @@ import type { HostPort } from "../wire/address.ts";
 import { bindDgram } from "./_dgram.ts";
 import { hostOf, Inbox } from "./_shared.ts";
 
-function wrap(socket: net.Socket): Connection {
-  const inbox = new Inbox({
-    pause: () => socket.pause(),
-    resume: () => socket.resume(),
-  });
-  // Nagle off: SOCKS carries interactive protocols, and the relay already
-  // writes whole chunks.
-  socket.setNoDelay(true);
-  socket.on("data", (chunk: Uint8Array) => inbox.push(chunk));
-  socket.on("end", () => inbox.end(null));
-  socket.on("error", (error) => inbox.end(error));
-  socket.on("close", () => inbox.end(null));
-  let drained: (() => void)[] = [];
-  const release = () => {
-    for (const resolve of drained) resolve();
-    drained = [];
-  };
-  socket.on("drain", release);
-  socket.on("close", release);
-  const address = (host: string | undefined, port: number | undefined) => ({
-    host: hostOf(host),
-    port: port ?? 0,
-  });
-  return {
-    localAddress: address(socket.localAddress, socket.localPort),
-    remoteAddress: address(socket.remoteAddress, socket.remotePort),
-    read: () => inbox.read(),
-    write(bytes) {
-      if (socket.destroyed || socket.write(bytes)) return Promise.resolve();
-      return new Promise((resolve) => drained.push(resolve));
-    },
-    closeWrite() {
-      if (socket.destroyed || socket.writableEnded) return Promise.resolve();
-      return new Promise((resolve) => {
-        socket.end(resolve);
-        socket.once("close", resolve);
-      });
-    },
-    close() {
-      socket.destroy();
-      inbox.end(null);
-    },
-  };
+// Listeners are shared by every socket and find their connection through
+// this key: a tunnel holds thousands of sockets, and a closure per
+// listener per socket would cost each of them a few hundred bytes.
+const connectionKey = Symbol("connection");
+type KeyedSocket = net.Socket & { [connectionKey]: NodeConnection };
+
+function onData(this: KeyedSocket, chunk: Uint8Array): void {
+  this[connectionKey].inbox.push(chunk);
+}
+function onEnd(this: KeyedSocket): void {
+  this[connectionKey].inbox.end(null);
+}
+function onError(this: KeyedSocket, error: Error): void {
+  this[connectionKey].inbox.end(error);
+}
+function onDrain(this: KeyedSocket): void {
+  this[connectionKey].release();
+}
+function onClose(this: KeyedSocket): void {
+  this[connectionKey].inbox.end(null);
+  this[connectionKey].release();
+}
+
+class NodeConnection implements Connection {
+  readonly localAddress: HostPort;
+  readonly remoteAddress: HostPort;
+  // The socket's pause() and resume() are the inbox's flow control.
+  readonly inbox: Inbox;
+  #socket: net.Socket;
+  #drained: (() => void)[] = [];
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    (socket as KeyedSocket)[connectionKey] = this;
+    this.inbox = new Inbox(socket);
+    this.localAddress = addressOf(socket.localAddress, socket.localPort);
+    this.remoteAddress = addressOf(socket.remoteAddress, socket.remotePort);
+    // Nagle off: SOCKS carries interactive protocols, and the relay already
+    // writes whole chunks.
+    socket.setNoDelay(true);
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("drain", onDrain);
+    socket.on("close", onClose);
+  }
+
+  read(): Promise<Uint8Array | null> {
+    return this.inbox.read();
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.write(bytes)) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  closeWrite(): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) return Promise.resolve();
+    return new Promise((resolve) => {
+      socket.end(resolve);
+      socket.once("close", resolve);
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
+    this.inbox.end(null);
+  }
+
+  /** The socket drained or closed: wake every waiting writer. */
+  release(): void {
+    const waiting = this.#drained;
+    if (waiting.length === 0) return;
+    this.#drained = [];
+    for (const resolve of waiting) resolve();
+  }
+}
+
+function addressOf(host: string | undefined, port: number | undefined) {
+  return { host: hostOf(host), port: port ?? 0 };
 }
 
 async function listen(address: HostPort): Promise<Listener> {
@@ -68,7 +107,10 @@ async function listen(address: HostPort): Promise<Listener> {
     pauseOnConnect: true,
   });
   const accepted = new Inbox<Connection>({ pause() {}, resume() {} });
-  server.on("connection", (socket) => accepted.push(wrap(socket)));
+  server.on(
+    "connection",
+    (socket) => accepted.push(new NodeConnection(socket)),
+  );
   server.on("error", (error) => accepted.end(error));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -107,7 +149,7 @@ function connect(options: DialOptions): Promise<Connection> {
     socket.once("error", onError);
     socket.once("connect", () => {
       settle();
-      resolve(wrap(socket));
+      resolve(new NodeConnection(socket));
     });
   });
 }
