@@ -42,8 +42,13 @@ const DIAL_SETTLED = new Error("The dial has settled");
 export interface DialTarget extends HostPort {
   /** Milliseconds for the lookup and every attempt together. */
   timeout: number;
-  /** Gives up at once when aborted. */
-  signal?: AbortSignal;
+  /**
+   * The dial's own controller, for a caller that may need to give up
+   * (abort it: the dial rejects with its reason). One per dial: the dial
+   * aborts it too, on timeout and to stop attempts that lost the race.
+   * Without it the dial makes its own.
+   */
+  controller?: AbortController;
   /**
    * Decides, per resolved address and right before connecting to it,
    * whether it may be dialled: the access rules see the address, not just
@@ -92,43 +97,38 @@ export async function dial(
   network: Network,
   target: DialTarget,
 ): Promise<Connection> {
+  const controller = target.controller ?? new AbortController();
   // An abort before the call fires no event: check it, or dial would go on.
-  target.signal?.throwIfAborted();
-  const name = formatHostPort(target);
-  const controller = new AbortController();
+  controller.signal.throwIfAborted();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(
-        new ReplyError(
-          Reply.TtlExpired,
-          `Cannot connect to ${name}: timed out after ${target.timeout} ms`,
-        ),
+      const error = new ReplyError(
+        Reply.TtlExpired,
+        `Cannot connect to ${
+          formatHostPort(target)
+        }: timed out after ${target.timeout} ms`,
       );
+      reject(error);
+      controller.abort(error);
     }, target.timeout);
   });
-  const onAbort = () => controller.abort(target.signal!.reason);
-  target.signal?.addEventListener("abort", onAbort);
   try {
     return await Promise.race([
-      resolveAndRace(network, target, controller.signal),
+      resolveAndRace(network, target, controller),
       timedOut,
     ]);
   } finally {
     clearTimeout(timer);
-    target.signal?.removeEventListener("abort", onAbort);
-    // Stops the attempts still pending; a late winner closes itself. A
-    // shared reason: abort() without one builds a DOMException, stack and
-    // all, on every dial.
-    controller.abort(DIAL_SETTLED);
   }
 }
 
 async function resolveAndRace(
   network: Network,
   target: DialTarget,
-  signal: AbortSignal,
+  controller: AbortController,
 ): Promise<Connection> {
+  const { signal } = controller;
   const { port } = target;
   const isName = toSocksAddress(target.host, port).type === AddressType.Domain;
   const resolved = isName
@@ -146,7 +146,7 @@ async function resolveAndRace(
   return await race(
     addresses,
     (host) => network.connect({ host, port, signal }),
-    signal,
+    controller,
   );
 }
 
@@ -189,12 +189,15 @@ export class AccessDenied extends ReplyError {
 }
 
 // Starts an attempt per address, the next one after ATTEMPT_DELAY_MS or as
-// soon as the one before fails; the first to connect wins.
+// soon as the one before fails; the first to connect wins, and aborting
+// the controller stops the rest. Only a race with attempts still pending
+// aborts: an abort dispatches an event, and most dials have one address.
 function race(
   addresses: readonly string[],
   attempt: (host: string) => Promise<Connection>,
-  signal: AbortSignal,
+  controller: AbortController,
 ): Promise<Connection> {
+  const { signal } = controller;
   return new Promise((resolve, reject) => {
     let next = 0;
     let pending = 0;
@@ -209,6 +212,7 @@ function race(
       settled = true;
       clearTimeout(delay);
       signal.removeEventListener("abort", onAbort);
+      if (pending > 0 && !signal.aborted) controller.abort(DIAL_SETTLED);
       conn === undefined ? reject(error) : resolve(conn);
     };
     const onAbort = () => settle(signal.reason);

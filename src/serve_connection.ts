@@ -57,15 +57,18 @@ export interface ServerState {
  * import type { Connection } from "./connection.ts";
  * const held = new Set<Connection>();
  * const scope: ConnectionScope = {
- *   signal: new AbortController().signal,
+ *   abortOnClose: () => () => {},
  *   adopt: (c) => held.add(c),
  *   relaying: () => {},
  * };
  * ```
  */
 export interface ConnectionScope {
-  /** Aborted when the server closes this client: stop dialling for it. */
-  readonly signal: AbortSignal;
+  /**
+   * Aborts `controller` if the server closes this client meanwhile (stop
+   * dialling for it); call the returned function once it is done with.
+   */
+  abortOnClose(controller: AbortController): () => void;
   /** Closes `conn` too if the server is forced to shut down. */
   adopt(conn: Connection): void;
   /** The handshake is over and bytes flow: shutdown waits for it. */
@@ -205,8 +208,8 @@ class RequestScope implements ConnectionScope {
     this.#command = command;
   }
 
-  get signal(): AbortSignal {
-    return this.#outer.signal;
+  abortOnClose(controller: AbortController): () => void {
+    return this.#outer.abortOnClose(controller);
   }
 
   adopt(conn: Connection): void {

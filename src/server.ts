@@ -41,13 +41,15 @@ const CLIENT_CLOSED = new Error("The client's connection is closed");
 // One accepted client and everything opened on its behalf.
 class ClientHold implements ConnectionScope {
   readonly connections = new Set<Connection>();
-  // Made on first use: a client that never dials needs none.
-  #controller: AbortController | null = null;
+  // Dials under way: a client makes one request, so at most one.
+  #dials: AbortController[] = [];
   isRelaying = false;
 
-  get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
-    return this.#controller.signal;
+  abortOnClose(controller: AbortController): () => void {
+    this.#dials.push(controller);
+    return () => {
+      this.#dials = this.#dials.filter((dial) => dial !== controller);
+    };
   }
 
   constructor(client: Connection) {
@@ -63,7 +65,7 @@ class ClientHold implements ConnectionScope {
   }
 
   closeAll(): void {
-    this.#controller?.abort(CLIENT_CLOSED);
+    for (const dial of this.#dials) dial.abort(CLIENT_CLOSED);
     for (const conn of this.connections) conn.close();
   }
 }

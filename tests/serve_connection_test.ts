@@ -583,7 +583,7 @@ describe("serveConnection", () => {
     const served = serveConnection(client, {
       server: state,
       scope: {
-        signal: new AbortController().signal,
+        abortOnClose: () => () => {},
         adopt: (conn) => {
           adopted.push(conn);
           events.push("adopt");

@@ -9,6 +9,7 @@
 
 import { lookup } from "node:dns/promises";
 import type { Connection, Listener, Network } from "../connection.ts";
+import type { HostPort } from "../wire/address.ts";
 import { concat } from "../bytes.ts";
 import { hostOf, Inbox } from "./_shared.ts";
 
@@ -77,8 +78,10 @@ interface BunApi {
 const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 
 class BunConnection implements Connection {
-  readonly localAddress;
-  readonly remoteAddress;
+  // Asked for on first use: each costs two syscalls, and most connections
+  // never need their local one.
+  #localAddress: HostPort | null = null;
+  #remoteAddress: HostPort | null = null;
   readonly inbox: Inbox;
   #socket: BunSocket;
   #unwritten: Uint8Array | null = null;
@@ -96,16 +99,24 @@ class BunConnection implements Connection {
     this.#socket = socket;
     socket.data = this;
     socket.setNoDelay(true);
-    this.localAddress = {
+    // The socket's pause() and resume() are the inbox's flow control.
+    this.inbox = new Inbox(socket);
+  }
+
+  get localAddress(): HostPort {
+    const socket = this.#socket;
+    return this.#localAddress ??= {
       host: hostOf(socket.localAddress),
       port: socket.localPort,
     };
-    this.remoteAddress = {
+  }
+
+  get remoteAddress(): HostPort {
+    const socket = this.#socket;
+    return this.#remoteAddress ??= {
       host: hostOf(socket.remoteAddress),
       port: socket.remotePort,
     };
-    // The socket's pause() and resume() are the inbox's flow control.
-    this.inbox = new Inbox(socket);
   }
 
   read(): Promise<Uint8Array | null> {

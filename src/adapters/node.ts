@@ -41,8 +41,10 @@ function onClose(this: KeyedSocket): void {
 }
 
 class NodeConnection implements Connection {
-  readonly localAddress: HostPort;
-  readonly remoteAddress: HostPort;
+  // Asked for on first use: each costs a syscall, and most connections
+  // never need their local one.
+  #localAddress: HostPort | null = null;
+  #remoteAddress: HostPort | null = null;
   // The socket's pause() and resume() are the inbox's flow control.
   readonly inbox: Inbox;
   #socket: net.Socket;
@@ -52,8 +54,6 @@ class NodeConnection implements Connection {
     this.#socket = socket;
     (socket as KeyedSocket)[connectionKey] = this;
     this.inbox = new Inbox(socket);
-    this.localAddress = addressOf(socket.localAddress, socket.localPort);
-    this.remoteAddress = addressOf(socket.remoteAddress, socket.remotePort);
     // Nagle off: SOCKS carries interactive protocols, and the relay already
     // writes whole chunks.
     socket.setNoDelay(true);
@@ -62,6 +62,22 @@ class NodeConnection implements Connection {
     socket.on("error", onError);
     socket.on("drain", onDrain);
     socket.on("close", onClose);
+  }
+
+  get localAddress(): HostPort {
+    const socket = this.#socket;
+    return this.#localAddress ??= addressOf(
+      socket.localAddress,
+      socket.localPort,
+    );
+  }
+
+  get remoteAddress(): HostPort {
+    const socket = this.#socket;
+    return this.#remoteAddress ??= addressOf(
+      socket.remoteAddress,
+      socket.remotePort,
+    );
   }
 
   read(): Promise<Uint8Array | null> {

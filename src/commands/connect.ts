@@ -26,11 +26,13 @@ export const connectCommand: CommandHandler = async (context) => {
   const { client, request, server, scope, record } = context;
   const { config, network, sessions } = server;
   let target;
+  const controller = new AbortController();
+  const dialled = scope.abortOnClose(controller);
   try {
     target = await dial(network, {
       ...request.destination,
       timeout: config.connectTimeout,
-      signal: scope.signal,
+      controller,
       permit: (address) =>
         config.rules.check({
           client: client.remoteAddress.host,
@@ -48,6 +50,8 @@ export const connectCommand: CommandHandler = async (context) => {
     if (error instanceof AccessDenied) record.rule = error.rule;
     await sendReply(context, { reply: replyForError(error) });
     return;
+  } finally {
+    dialled();
   }
   scope.adopt(target);
   const release = sessions.open(
