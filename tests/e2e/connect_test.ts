@@ -429,6 +429,53 @@ describe("CONNECT over real sockets", () => {
     }
   });
 
+  it("delivers 16 MB of small pieces intact to a reader that stalls", async () => {
+    // More than the kernel buffers of both hops hold, so the proxy's
+    // writes to the client queue while the client does not read; and in
+    // pieces below a write high-water mark, so a write may queue without
+    // asking the reader to wait. A runtime that reuses its read buffer
+    // must not do so while a queued write still refers to it. 251 is
+    // prime: a piece misplaced by any power of two changes the bytes.
+    const size = 16 * 1024 * 1024;
+    const piece = 1000;
+    const data = new Uint8Array(size).map((_, i) => i % 251);
+    let written: Promise<void> = Promise.reject(new Error("no peer"));
+    written.catch(() => {});
+    const destination = await listenTcp("127.0.0.1", (peer) => {
+      written = (async () => {
+        for (let at = 0; at < size; at += piece) {
+          await peer.write(data.subarray(at, at + piece));
+          // One piece per turn of the event loop: one read each.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await peer.end();
+      })();
+      written.catch(() => peer.destroy());
+    });
+    try {
+      const { raw } = await openTunnel(open.endpoint, destination);
+      try {
+        raw.socket.pause();
+        await eventually(
+          () => destination.peers.length === 1,
+          5_000,
+          "the destination to accept",
+        );
+        await delay(1_000);
+        raw.socket.resume();
+        const got = await raw.readToEnd(30_000);
+        assert.equal(got.length, size);
+        const wrong = got.findIndex((byte, i) => byte !== i % 251);
+        assert.equal(wrong, -1, `first wrong byte at ${wrong}`);
+        await withTimeout(written, 5_000, "the destination's writes");
+      } finally {
+        raw.destroy();
+      }
+    } finally {
+      await destination.close();
+    }
+  });
+
   it("replies 05 05 00 01 0…0 to a refused port, then closes", async () => {
     const port = await refusedPort();
     const raw = await RawSocket.connect("127.0.0.1", open.endpoint.port);
