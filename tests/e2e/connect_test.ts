@@ -49,6 +49,41 @@ async function accessRecord(proxy: Proxy, client: string) {
   return records[0]!;
 }
 
+// Bytes 0, 1, …, modulus − 1, 0, 1, …: a chunk out of place changes them.
+function counting(size: number, modulus: number): Uint8Array {
+  return new Uint8Array(size).map((_, i) => i % modulus);
+}
+
+function assertCounting(got: Uint8Array, size: number, modulus: number) {
+  assert.equal(got.length, size);
+  const wrong = got.findIndex((byte, i) => byte !== i % modulus);
+  assert.equal(wrong, -1, `first wrong byte at ${wrong}`);
+}
+
+// A destination whose first peer gets `send(peer)`; `written()` settles
+// once it is done.
+async function sendingDestination(send: (peer: RawSocket) => Promise<void>) {
+  let written: Promise<void> = Promise.reject(new Error("no peer"));
+  written.catch(() => {});
+  const server = await listenTcp("127.0.0.1", (peer) => {
+    written = send(peer);
+    written.catch(() => peer.destroy());
+  });
+  return { server, written: () => written };
+}
+
+// A tunnel to `destination` whose client reads nothing for now.
+async function stalledTunnel(proxy: Proxy, destination: TcpServer) {
+  const { raw } = await openTunnel(proxy.endpoint, destination);
+  raw.socket.pause();
+  await eventually(
+    () => destination.peers.length === 1,
+    5_000,
+    "the destination to accept",
+  );
+  return raw;
+}
+
 describe("CONNECT over real sockets", () => {
   let echo: TcpServer;
   let echo6: TcpServer;
@@ -390,42 +425,28 @@ describe("CONNECT over real sockets", () => {
 
   it("delivers every byte to a slow reader before closing the tunnel", async () => {
     const size = 1024 * 1024;
-    const data = new Uint8Array(size).map((_, i) => i % 249);
-    let written: Promise<void> = Promise.reject(new Error("no peer"));
-    written.catch(() => {});
-    const destination = await listenTcp("127.0.0.1", (peer) => {
-      written = peer.write(data).then(() => peer.end());
-      written.catch(() => peer.destroy());
-    });
+    const data = counting(size, 249);
+    const destination = await sendingDestination((peer) =>
+      peer.write(data).then(() => peer.end())
+    );
     try {
-      const { raw } = await openTunnel(open.endpoint, destination);
+      const raw = await stalledTunnel(open, destination.server);
       try {
         // The client reads nothing until both sides have finished, so the
         // tunnel closes while the bytes still wait in socket buffers, and
         // closing must not throw them away (no RST). The client's FIN goes
         // out after the destination's last write: Deno's node:net fails
         // writes still pending when a FIN arrives (a harness bug).
-        raw.socket.pause();
-        await eventually(
-          () => destination.peers.length === 1,
-          5_000,
-          "the destination to accept",
-        );
-        await withTimeout(written, 5_000, "1 MB into socket buffers");
+        await withTimeout(destination.written(), 5_000, "1 MB into buffers");
         await raw.end();
         await delay(200);
         raw.socket.resume();
-        const got = await raw.readToEnd(10_000);
-        assert.equal(got.length, size);
-        assert.ok(
-          got.every((byte, i) => byte === i % 249),
-          "bytes in order",
-        );
+        assertCounting(await raw.readToEnd(10_000), size, 249);
       } finally {
         raw.destroy();
       }
     } finally {
-      await destination.close();
+      await destination.server.close();
     }
   });
 
@@ -438,41 +459,27 @@ describe("CONNECT over real sockets", () => {
     // prime: a piece misplaced by any power of two changes the bytes.
     const size = 16 * 1024 * 1024;
     const piece = 1000;
-    const data = new Uint8Array(size).map((_, i) => i % 251);
-    let written: Promise<void> = Promise.reject(new Error("no peer"));
-    written.catch(() => {});
-    const destination = await listenTcp("127.0.0.1", (peer) => {
-      written = (async () => {
-        for (let at = 0; at < size; at += piece) {
-          await peer.write(data.subarray(at, at + piece));
-          // One piece per turn of the event loop: one read each.
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        await peer.end();
-      })();
-      written.catch(() => peer.destroy());
+    const data = counting(size, 251);
+    const destination = await sendingDestination(async (peer) => {
+      for (let at = 0; at < size; at += piece) {
+        await peer.write(data.subarray(at, at + piece));
+        // One piece per turn of the event loop: one read each.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await peer.end();
     });
     try {
-      const { raw } = await openTunnel(open.endpoint, destination);
+      const raw = await stalledTunnel(open, destination.server);
       try {
-        raw.socket.pause();
-        await eventually(
-          () => destination.peers.length === 1,
-          5_000,
-          "the destination to accept",
-        );
         await delay(1_000);
         raw.socket.resume();
-        const got = await raw.readToEnd(30_000);
-        assert.equal(got.length, size);
-        const wrong = got.findIndex((byte, i) => byte !== i % 251);
-        assert.equal(wrong, -1, `first wrong byte at ${wrong}`);
-        await withTimeout(written, 5_000, "the destination's writes");
+        assertCounting(await raw.readToEnd(30_000), size, 251);
+        await withTimeout(destination.written(), 5_000, "the last piece");
       } finally {
         raw.destroy();
       }
     } finally {
-      await destination.close();
+      await destination.server.close();
     }
   });
 
