@@ -1,6 +1,6 @@
 /**
  * Pieces every adapter needs: a pull queue over push-style socket events,
- * and address normalisation.
+ * read buffer sizing, and address normalisation.
  *
  * @module
  */
@@ -104,4 +104,31 @@ export function hostOf(host: string | undefined): string {
   return host === undefined || host === ""
     ? "0.0.0.0"
     : toSocksAddress(host, 0).host;
+}
+
+/**
+ * Bounds of a read buffer: the smallest keeps an idle connection cheap,
+ * the largest a bulk transfer's syscalls few.
+ */
+export interface ReadSizes {
+  min: number;
+  max: number;
+}
+
+/**
+ * The size of the next read buffer, after a read into `size` bytes took
+ * `count`: double while reads fill it, up to `max`; after one that took
+ * under a quarter, just enough for it (at least `min`), so a connection
+ * idle after a burst does not keep its largest buffer waiting.
+ */
+export function nextReadSize(
+  size: number,
+  count: number,
+  sizes: ReadSizes,
+): number {
+  if (count === size) return Math.min(size * 2, sizes.max);
+  if (count >= size / 4) return size;
+  let fit = sizes.min;
+  while (fit < count) fit *= 2;
+  return fit;
 }

@@ -10,7 +10,7 @@
 import { lookup } from "node:dns/promises";
 import type { Connection, Listener, Network } from "../connection.ts";
 import { bindDgram } from "./_dgram.ts";
-import { hostOf } from "./_shared.ts";
+import { hostOf, nextReadSize, type ReadSizes } from "./_shared.ts";
 
 // The slice of the Deno namespace this adapter uses, declared here so the
 // file type-checks under tsc too.
@@ -41,12 +41,11 @@ interface DenoApi {
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
 // Reads start small so an idle tunnel pins little memory, and double while
-// they come back full, so a bulk transfer soon reads 64 KiB at a time.
-const MIN_READ = 1024; // 4 KiB cost an idle tunnel about 9 KiB more RSS
-const MAX_READ = 64 * 1024;
-// Forwarding reuses one buffer per direction, so it can afford larger
-// reads: fewer syscalls per byte, and no fresh pages per chunk.
-const MAX_FORWARD_READ = 256 * 1024;
+// they come back full. Forwarding reuses one buffer per direction, so it
+// can afford larger reads: fewer syscalls per byte, and no fresh pages
+// per chunk.
+const READS: ReadSizes = { min: 1024, max: 64 * 1024 };
+const FORWARD_READS: ReadSizes = { min: 1024, max: 256 * 1024 };
 
 class DenoConnection implements Connection {
   readonly localAddress;
@@ -54,7 +53,7 @@ class DenoConnection implements Connection {
   #conn: DenoConn;
   #closed = false;
   #writeClosed = false;
-  #readSize = MIN_READ;
+  #readSize = READS.min;
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
@@ -67,9 +66,7 @@ class DenoConnection implements Connection {
     const buffer = new Uint8Array(this.#readSize);
     const count = await this.#readInto(buffer);
     if (count === null) return null;
-    if (count === buffer.length) {
-      this.#readSize = Math.min(this.#readSize * 2, MAX_READ);
-    }
+    this.#readSize = nextReadSize(buffer.length, count, READS);
     return buffer.subarray(0, count);
   }
 
@@ -91,15 +88,14 @@ class DenoConnection implements Connection {
   ): Promise<void> | null {
     if (!(to instanceof DenoConnection)) return null;
     return (async () => {
-      let buffer = new Uint8Array(MIN_READ);
+      let buffer = new Uint8Array(FORWARD_READS.min);
       for (;;) {
         const count = await this.#readInto(buffer);
         if (count === null) break;
         onChunk(count);
         await to.write(buffer.subarray(0, count));
-        if (count === buffer.length && count < MAX_FORWARD_READ) {
-          buffer = new Uint8Array(count * 2);
-        }
+        const size = nextReadSize(buffer.length, count, FORWARD_READS);
+        if (size !== buffer.length) buffer = new Uint8Array(size);
       }
       await to.closeWrite();
     })();

@@ -15,7 +15,7 @@ import type {
 } from "../connection.ts";
 import type { HostPort } from "../wire/address.ts";
 import { bindDgram } from "./_dgram.ts";
-import { hostOf, Inbox } from "./_shared.ts";
+import { hostOf, Inbox, nextReadSize, type ReadSizes } from "./_shared.ts";
 
 // Listeners are shared by every socket and find their connection through
 // this key: a tunnel holds thousands of sockets, and a closure per
@@ -50,24 +50,21 @@ function onClose(this: KeyedSocket): void {
 // kernel takes each write whole, and it grows while reads fill it, up to
 // 256 KiB — a quarter of the syscalls per byte. Accepted sockets cannot
 // have one: net.Server takes no `onread`.
-const MIN_READ = 1024;
-const MAX_READ = 256 * 1024;
+const OWN_READS: ReadSizes = { min: 1024, max: 256 * 1024 };
 
 class OwnBuffer {
   conn: NodeConnection | null = null;
-  #size = MIN_READ;
   #buffer: Uint8Array | null = null;
+  #size = OWN_READS.min;
 
   // node:net asks for the buffer of the next read after every read.
   readonly buffer = (): Uint8Array =>
     this.#buffer ??= new Uint8Array(this.#size);
 
-  readonly callback = (size: number, buffer: Uint8Array): boolean => {
-    if (size === buffer.length && size < MAX_READ) {
-      this.#size = size * 2;
-      this.#buffer = null;
-    }
-    return this.conn!.ownRead(buffer.subarray(0, size));
+  readonly callback = (count: number, buffer: Uint8Array): boolean => {
+    this.#size = nextReadSize(buffer.length, count, OWN_READS);
+    if (this.#size !== buffer.length) this.#buffer = null;
+    return this.conn!.ownRead(buffer.subarray(0, count));
   };
 
   /** The last chunk is still queued: the next read needs a new buffer. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { hostOf, Inbox } from "../../src/adapters/_shared.ts";
+import { hostOf, Inbox, nextReadSize } from "../../src/adapters/_shared.ts";
 
 function recordingFlow() {
   const calls: string[] = [];
@@ -115,5 +115,27 @@ describe("hostOf", () => {
     for (const [input, expected] of cases) {
       assert.equal(hostOf(input), expected, String(input));
     }
+  });
+});
+
+describe("nextReadSize()", () => {
+  const sizes = { min: 1024, max: 256 * 1024 };
+
+  it("doubles after a full read, up to the largest", () => {
+    assert.equal(nextReadSize(1024, 1024, sizes), 2048);
+    assert.equal(nextReadSize(128 * 1024, 128 * 1024, sizes), 256 * 1024);
+    assert.equal(nextReadSize(256 * 1024, 256 * 1024, sizes), 256 * 1024);
+  });
+
+  it("keeps the size after a read that took a quarter or more", () => {
+    assert.equal(nextReadSize(64 * 1024, 64 * 1024 - 1, sizes), 64 * 1024);
+    assert.equal(nextReadSize(64 * 1024, 16 * 1024, sizes), 64 * 1024);
+  });
+
+  it("shrinks to fit a read that took under a quarter, not below the smallest", () => {
+    assert.equal(nextReadSize(256 * 1024, 5000, sizes), 8192);
+    assert.equal(nextReadSize(256 * 1024, 4096, sizes), 4096);
+    assert.equal(nextReadSize(64 * 1024, 1, sizes), 1024);
+    assert.equal(nextReadSize(4096, 1023, sizes), 1024);
   });
 });
