@@ -17,8 +17,10 @@
  * - Latency: 64-byte ping-pong through an open tunnel, p50/p99, and what the
  *   proxy adds to the direct round trip.
  * - Memory: the server's RSS idle and with 2,000 idle tunnels, and the KiB
- *   each tunnel costs; and a stalled reader (the destination never reads
- *   while the client writes as fast as it can) whose RSS must stay flat.
+ *   each tunnel costs; a stalled reader (the destination never reads
+ *   while the client writes as fast as it can) whose RSS must stay flat;
+ *   and a soak: 60 s of handshakes and bulk transfers at full speed, with
+ *   the RSS sampled every second, which must not climb (no leak).
  *
  * The client side and every destination are one C program,
  * `scripts/bench/loadgen.c` (compiled into `.bench/` with `cc -O2`), so
@@ -74,6 +76,7 @@ const settings = flags.quick
     pingWarmup: 200,
     tunnels: 2_000,
     stallSeconds: 1,
+    soakSeconds: 6,
     settleMs: 300,
   }
   : {
@@ -85,6 +88,7 @@ const settings = flags.quick
     pingWarmup: 1_000,
     tunnels: 2_000,
     stallSeconds: 3,
+    soakSeconds: 60,
     settleMs: 1_000,
   };
 if (flags.rounds !== undefined) settings.rounds = Number(flags.rounds);
@@ -751,6 +755,65 @@ async function memory(server: Server): Promise<Memory> {
   return { idle, loaded, perTunnel: (loaded - idle) / settings.tunnels, stall };
 }
 
+interface Soak {
+  /** RSS (KiB) sampled once a second while the load ran. */
+  samples: number[];
+  connections: number;
+  errors: number;
+  bytes: number;
+}
+
+/**
+ * Full speed for `soakSeconds`: 50 clients doing handshakes, and one bulk
+ * transfer after another beside them. A leak shows as RSS that climbs
+ * through the run rather than levelling off after the first seconds.
+ */
+async function soak(server: Server): Promise<Soak> {
+  const what = `${server.spec.name} soak`;
+  const seconds = settings.soakSeconds;
+  const proxy = [...proxyArgs(server), "--timeout", String(seconds + 60)];
+  const conn = startLoadgen(GENERATOR_CPU, [
+    ...words(`conn --concurrency ${CONCURRENCY} --seconds ${seconds}`),
+    ...words("--max 10000000"),
+    ...proxy,
+  ]);
+  conn.child.stdin!.end();
+  const samples: number[] = [];
+  let bytes = 0;
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  const sampling = (async () => {
+    while (elapsed() < seconds) {
+      await sleep(1000);
+      samples.push(rssKiB(server.pid));
+    }
+  })();
+  for (let up = true; elapsed() < seconds - 1; up = !up) {
+    const bulk = startLoadgen(GENERATOR_CPU, [
+      ...words(`tput --streams 2 --bytes ${64 * MiB}`),
+      ...words(`--dir ${up ? "up" : "down"}`),
+      ...proxy,
+    ]);
+    bulk.child.stdin!.end();
+    bytes += Number(
+      parseResult(await bulk.lines.next(60_000, what), what).bytes,
+    );
+    await waitExit(bulk.child, 5_000);
+  }
+  const result = parseResult(
+    await conn.lines.next((seconds + 60) * 1000, what),
+    what,
+  );
+  await waitExit(conn.child, 5_000);
+  await sampling;
+  return {
+    samples,
+    connections: Number(result.completed),
+    errors: Number(result.errors),
+    bytes,
+  };
+}
+
 // ------------------------------------------------------------------ output
 
 function header(): string[] {
@@ -893,6 +956,27 @@ function footnotes(
   return out;
 }
 
+function soakLines(soaks: Map<string, Soak>): string[] {
+  const third = Math.floor(settings.soakSeconds / 3);
+  const out = [
+    `Soak: ${settings.soakSeconds} s at full speed (${CONCURRENCY} clients doing handshakes, beside back-to-back 2-stream bulk transfers up and down); server RSS at ${third} s → at the end, and the peak:`,
+    "",
+  ];
+  for (const [name, { samples, connections, errors, bytes }] of soaks) {
+    const from = samples[Math.max(third - 1, 0)] ?? NaN;
+    const to = samples.at(-1) ?? NaN;
+    const grew = to - from;
+    out.push(
+      `- ${name}: ${mib(from)} → ${mib(to)} MiB (${grew >= 0 ? "+" : "−"}${
+        mib(Math.abs(grew))
+      }), peak ${mib(Math.max(...samples))} MiB; ${connections} connections${
+        errors > 0 ? ` (${errors} failed)` : ""
+      }, ${fixed(bytes / 1e9, 1)} GB moved`,
+    );
+  }
+  return out;
+}
+
 function cpuTable(rows: readonly Row[]): string[] {
   const out = [
     "Load generator CPU per test: user+sys seconds (share of the test's wall time) / the server's CPU share; medians:",
@@ -990,6 +1074,12 @@ async function main(): Promise<void> {
       }
     }
   }
+  const soaks = new Map<string, Soak>();
+  for (const { name, server } of rows) {
+    if (server === null) continue;
+    console.error(`soak: ${name}, ${settings.soakSeconds} s`);
+    soaks.set(name, await soak(server));
+  }
   console.log(
     [
       ...top,
@@ -997,6 +1087,8 @@ async function main(): Promise<void> {
       ...table(rows, memories),
       "",
       ...footnotes(rows, memories),
+      "",
+      ...soakLines(soaks),
       "",
       ...cpuTable(rows),
       "",
