@@ -81,21 +81,34 @@ class DenoConnection implements Connection {
     }
   }
 
-  // BYOB: each chunk is written out before the next read reuses the buffer.
+  // BYOB with two buffers per direction: the next chunk is read into one
+  // while the last is written from the other, so neither side of the
+  // tunnel waits for the other's syscall; a buffer is read into again only
+  // once its write is done.
   forwardTo(
     to: Connection,
     onChunk: (size: number) => void,
   ): Promise<void> | null {
     if (!(to instanceof DenoConnection)) return null;
     return (async () => {
-      let buffer = new Uint8Array(FORWARD_READS.min);
-      for (;;) {
-        const count = await this.#readInto(buffer);
-        if (count === null) break;
+      let buffer: Uint8Array = new Uint8Array(FORWARD_READS.min);
+      // Made at the first chunk: an idle tunnel holds one buffer.
+      let spare: Uint8Array | null = null;
+      let count = await this.#readInto(buffer);
+      while (count !== null) {
         onChunk(count);
-        await to.write(buffer.subarray(0, count));
         const size = nextReadSize(buffer.length, count, FORWARD_READS);
-        if (size !== buffer.length) buffer = new Uint8Array(size);
+        if (spare === null || spare.length !== size) {
+          spare = new Uint8Array(size);
+        }
+        // Either failing ends the tunnel at once (Promise.all also hears a
+        // later failure of the other, so nothing rejects unhandled).
+        const [, next] = await Promise.all([
+          to.write(buffer.subarray(0, count)),
+          this.#readInto(spare),
+        ]);
+        [buffer, spare] = [spare, buffer];
+        count = next;
       }
       await to.closeWrite();
     })();
