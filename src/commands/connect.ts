@@ -8,7 +8,8 @@
 import { AccessDenied, dial } from "../dial.ts";
 import { replyForError } from "../dial_error.ts";
 import { relay } from "../relay.ts";
-import type { CommandHandler } from "../serve_connection.ts";
+import type { Connection } from "../connection.ts";
+import type { CommandHandler, RequestContext } from "../serve_connection.ts";
 import { sendReply } from "../serve_connection.ts";
 import { formatHostPort, toSocksAddress } from "../wire/address.ts";
 import { AddressType, Reply } from "../wire/constants.ts";
@@ -23,35 +24,16 @@ import { AddressType, Reply } from "../wire/constants.ts";
  * ```
  */
 export const connectCommand: CommandHandler = async (context) => {
-  const { client, request, server, scope, record } = context;
-  const { config, network, sessions } = server;
+  const { client, record, scope, server } = context;
+  const { config, sessions } = server;
   let target;
-  const controller = new AbortController();
-  const dialled = scope.abortOnClose(controller);
   try {
-    target = await dial(network, {
-      ...request.destination,
-      timeout: config.connectTimeout,
-      controller,
-      permit: (address) =>
-        config.rules.check({
-          client: client.remoteAddress.host,
-          user: context.user,
-          command: "connect",
-          name: request.destination.type === AddressType.Domain
-            ? request.destination.host
-            : null,
-          address,
-          port: request.destination.port,
-        }),
-    });
+    target = await dialFor(context);
   } catch (error) {
     record.end = (error as Error)?.message ?? String(error);
     if (error instanceof AccessDenied) record.rule = error.rule;
     await sendReply(context, { reply: replyForError(error) });
     return;
-  } finally {
-    dialled();
   }
   scope.adopt(target);
   const release = sessions.open(
@@ -82,3 +64,32 @@ export const connectCommand: CommandHandler = async (context) => {
     target.close();
   }
 };
+
+// The dial, in a function of its own so that its controller and rule check
+// are let go once it is over instead of living as long as the tunnel.
+async function dialFor(context: RequestContext): Promise<Connection> {
+  const { client, request, server, scope } = context;
+  const { config } = server;
+  const controller = new AbortController();
+  const dialled = scope.abortOnClose(controller);
+  try {
+    return await dial(server.network, {
+      ...request.destination,
+      timeout: config.connectTimeout,
+      controller,
+      permit: (address) =>
+        config.rules.check({
+          client: client.remoteAddress.host,
+          user: context.user,
+          command: "connect",
+          name: request.destination.type === AddressType.Domain
+            ? request.destination.host
+            : null,
+          address,
+          port: request.destination.port,
+        }),
+    });
+  } finally {
+    dialled();
+  }
+}
