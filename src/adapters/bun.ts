@@ -31,7 +31,6 @@ interface BunSocket {
   end(): void;
   pause(): void;
   resume(): void;
-  setNoDelay(noDelay: boolean): boolean;
 }
 interface Handlers {
   open(socket: BunSocket): void;
@@ -98,7 +97,7 @@ class BunConnection implements Connection {
   constructor(socket: BunSocket) {
     this.#socket = socket;
     socket.data = this;
-    socket.setNoDelay(true);
+    // No setNoDelay(): Bun turns Nagle off on every TCP socket itself.
     // The socket's pause() and resume() are the inbox's flow control.
     this.inbox = new Inbox(socket);
   }
