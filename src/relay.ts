@@ -1,7 +1,8 @@
 /**
  * The tunnel: copies bytes both ways between two connections until both
  * directions have ended, passing each half-close on and never holding more
- * than one chunk per direction (a slow reader slows the writer down).
+ * than one chunk per direction — two where a runtime's own forwarding reads
+ * the next while it writes the last — so a slow reader slows the writer.
  *
  * @module
  */
