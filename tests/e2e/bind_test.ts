@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { exchange } from "../_helpers/e2e/bulk.ts";
-import { type Proxy, socksConnect, startProxy } from "../_helpers/e2e/proxy.ts";
+import {
+  accessRecord,
+  type Proxy,
+  socksConnect,
+  startProxy,
+} from "../_helpers/e2e/proxy.ts";
 import { RawSocket } from "../_helpers/e2e/raw_socket.ts";
 import { connectFrom } from "../_helpers/e2e/socks_session.ts";
 import {
@@ -32,21 +37,6 @@ const encoder = new TextEncoder();
 
 function bytes(text: string): Uint8Array {
   return encoder.encode(text);
-}
-
-// Waits for the one access record of `client`, logged once the server is
-// done with the client's connection.
-async function accessRecord(proxy: Proxy, client: string) {
-  await proxy.logger.waitFor(
-    (r) => r.msg === "access" && r.client === client,
-    5_000,
-    `the access record of ${client}`,
-  );
-  const records = proxy.logger.named("access").filter((r) =>
-    r.client === client
-  );
-  assert.equal(records.length, 1, `one access record for ${client}`);
-  return records[0]!;
 }
 
 // A CONNECT tunnel to `echo` held open, the session BIND needs; checked to

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { exchange, startBulkServer } from "../_helpers/e2e/bulk.ts";
 import { refusedPort } from "../_helpers/e2e/free_port.ts";
-import { type Proxy, socksConnect, startProxy } from "../_helpers/e2e/proxy.ts";
+import {
+  accessRecord,
+  type Proxy,
+  socksConnect,
+  startProxy,
+} from "../_helpers/e2e/proxy.ts";
 import { RawSocket } from "../_helpers/e2e/raw_socket.ts";
 import {
   canonicalHost,
@@ -30,23 +35,6 @@ const encoder = new TextEncoder();
 
 function bytes(text: string): Uint8Array {
   return encoder.encode(text);
-}
-
-function accessRecords(proxy: Proxy, client: string) {
-  return proxy.logger.named("access").filter((r) => r.client === client);
-}
-
-// Waits for the one access record of `client`, which is logged once the
-// server has closed the client's connection.
-async function accessRecord(proxy: Proxy, client: string) {
-  await proxy.logger.waitFor(
-    (r) => r.msg === "access" && r.client === client,
-    5_000,
-    `the access record of ${client}`,
-  );
-  const records = accessRecords(proxy, client);
-  assert.equal(records.length, 1, `one access record for ${client}`);
-  return records[0]!;
 }
 
 // Bytes 0, 1, …, modulus − 1, 0, 1, …: a chunk out of place changes them.

@@ -6,7 +6,7 @@ import {
   type GuardedNetwork,
   guardedNetwork,
 } from "../_helpers/e2e/guarded_network.ts";
-import { type Proxy, startProxy } from "../_helpers/e2e/proxy.ts";
+import { accessRecord, type Proxy, startProxy } from "../_helpers/e2e/proxy.ts";
 import { hex } from "../_helpers/e2e/raw_socket.ts";
 import {
   type Credentials,
@@ -26,20 +26,6 @@ const alice: Credentials = { username: "alice", password: "s3cret" };
 const bob: Credentials = { username: "bob", password: "hunter2" };
 const users = { alice: alice.password, bob: bob.password };
 const encoder = new TextEncoder();
-
-// Waits for the one access record of the client at `from:port`.
-async function accessRecord(proxy: Proxy, client: string) {
-  await proxy.logger.waitFor(
-    (r) => r.msg === "access" && r.client === client,
-    5_000,
-    `the access record of ${client}`,
-  );
-  const records = proxy.logger.named("access").filter((r) =>
-    r.client === client
-  );
-  assert.equal(records.length, 1, `one access record of ${client}`);
-  return records[0]!;
-}
 
 // A request the rules deny: exactly `05 02 00 01 00*6`, then the close,
 // and an access record naming the rule. Returns that record.

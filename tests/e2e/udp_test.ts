@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { lookup } from "node:dns/promises";
 import { after, before, describe, it } from "node:test";
-import { type Proxy, startProxy } from "../_helpers/e2e/proxy.ts";
+import { accessRecord, type Proxy, startProxy } from "../_helpers/e2e/proxy.ts";
 import { canonicalHost, type Endpoint } from "../_helpers/e2e/socks_raw.ts";
 import {
   type Association,
@@ -20,21 +20,6 @@ const encoder = new TextEncoder();
 
 function bytes(text: string): Uint8Array {
   return encoder.encode(text);
-}
-
-// Waits for the one access record of `client`, logged once the server is
-// done with the association.
-async function accessRecord(proxy: Proxy, client: string) {
-  await proxy.logger.waitFor(
-    (r) => r.msg === "access" && r.client === client,
-    5_000,
-    `the access record of ${client}`,
-  );
-  const records = proxy.logger.named("access").filter((r) =>
-    r.client === client
-  );
-  assert.equal(records.length, 1, `one access record for ${client}`);
-  return records[0]!;
 }
 
 function clientText(host: string, association: Association): string {

@@ -9,7 +9,12 @@
 import assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import { SocksClient, type SocksRemoteHost } from "socks";
-import { serve, type ServeOptions, type Server } from "../../../mod.ts";
+import {
+  type LogRecord,
+  serve,
+  type ServeOptions,
+  type Server,
+} from "../../../mod.ts";
 import { CollectingLogger } from "./collecting_logger.ts";
 import type { Credentials, Endpoint } from "./socks_raw.ts";
 import { openTunnel } from "./socks_raw.ts";
@@ -32,6 +37,35 @@ export interface Proxy {
   logger: CollectingLogger;
   /** Its first address. */
   endpoint: Endpoint;
+}
+
+/**
+ * The one access record of `client` (HOST:PORT), waited for: the server
+ * logs it once it is done with the client's connection.
+ *
+ * @example
+ * ```ts
+ * import { accessRecord, startProxy } from "./proxy.ts";
+ * const proxy = await startProxy({});
+ * // …a client from 127.0.0.1:50000 connects and leaves…
+ * const record = await accessRecord(proxy, "127.0.0.1:50000");
+ * console.log(record.reply);
+ * ```
+ */
+export async function accessRecord(
+  proxy: Proxy,
+  client: string,
+): Promise<LogRecord> {
+  await proxy.logger.waitFor(
+    (r) => r.msg === "access" && r.client === client,
+    5_000,
+    `the access record of ${client}`,
+  );
+  const records = proxy.logger.named("access").filter((r) =>
+    r.client === client
+  );
+  assert.equal(records.length, 1, `one access record for ${client}`);
+  return records[0]!;
 }
 
 /**
