@@ -17,14 +17,14 @@
  * @module
  */
 export * from "./src/wire/mod.ts";
-export { serve } from "./src/serve.ts";
-export { runtimeNetwork } from "./src/runtime_network.ts";
+export { serve } from "./src/server/serve.ts";
+export { runtimeNetwork } from "./src/net/runtime_network.ts";
 export * from "./src/client/mod.ts";
-export { upstreamNetwork } from "./src/upstream.ts";
-export { type CloseOptions, Server, startServer } from "./src/server.ts";
-export type { ServeOptions } from "./src/options.ts";
-export type { Authenticate } from "./src/auth.ts";
-export type { FailureReason } from "./src/handshake.ts";
+export { upstreamNetwork } from "./src/server/upstream.ts";
+export { type CloseOptions, Server, startServer } from "./src/server/server.ts";
+export type { ServeOptions } from "./src/server/options.ts";
+export type { Authenticate } from "./src/auth/authenticate.ts";
+export type { FailureReason } from "./src/observe/metrics.ts";
 export {
   credentialsAuthenticator,
   type CredentialsAuthenticatorOptions,
@@ -32,26 +32,26 @@ export {
   type HashPasswordOptions,
   isPasswordHash,
   verifyPassword,
-} from "./src/credentials.ts";
+} from "./src/auth/credentials.ts";
 export {
   parseUsersFile,
   type UsersFile,
   UsersFileError,
-} from "./src/users_file.ts";
-export type { LimitOptions } from "./src/limits.ts";
-export type { ThrottleOptions } from "./src/login_throttle.ts";
+} from "./src/auth/users_file.ts";
+export type { LimitOptions } from "./src/server/limits.ts";
+export type { ThrottleOptions } from "./src/auth/login_throttle.ts";
 export {
   type CommandName,
   type HandshakeFailureReason,
   Metrics,
   REFUSAL_REASONS,
   type RefusalReason,
-} from "./src/metrics.ts";
+} from "./src/observe/metrics.ts";
 export {
   type MetricsServer,
   type MetricsServerOptions,
   serveMetrics,
-} from "./src/metrics_server.ts";
+} from "./src/observe/metrics_server.ts";
 export * from "./src/rules/mod.ts";
 export {
   createLogger,
@@ -60,7 +60,7 @@ export {
   type LoggerOptions,
   type LogLevel,
   type LogRecord,
-} from "./src/logger.ts";
+} from "./src/observe/logger.ts";
 export type {
   Connection,
   Datagram,
@@ -68,5 +68,5 @@ export type {
   Listener,
   Network,
   UdpSocket,
-} from "./src/connection.ts";
+} from "./src/net/connection.ts";
 export { VERSION } from "./src/version.ts";

@@ -513,7 +513,7 @@ function serverSpecs(wanted: Set<string>): ServerSpec[] {
         "run",
         "-A",
         "--unstable-net",
-        `${root}src/cli.ts`,
+        `${root}src/cli/main.ts`,
         ...edgesocksArgs,
       ],
       user,
@@ -523,12 +523,12 @@ function serverSpecs(wanted: Set<string>): ServerSpec[] {
     specs.push({
       name: "bun",
       label: "edgesocks on Bun",
-      command: [`${bin}/bun`, `${root}src/cli.ts`, ...edgesocksArgs],
+      command: [`${bin}/bun`, `${root}src/cli/main.ts`, ...edgesocksArgs],
       user,
     });
   }
   if (wanted.has("node")) {
-    const cli = `${root}npm/esm/src/cli.js`;
+    const cli = `${root}npm/esm/src/cli/main.js`;
     if (!existsSync(cli)) {
       notes.push("Node skipped: npm/esm is missing (run `npm run bench`).");
     } else {

@@ -53,8 +53,8 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const packageErrors = compile();
 copyTestFixtures();
-const hasCli = existsSync(join(root, "src/cli.ts"));
-if (hasCli) addShebang(join(out, "esm/src/cli.js"));
+const hasCli = existsSync(join(root, "src/cli/main.ts"));
+if (hasCli) addShebang(join(out, "esm/src/cli/main.js"));
 writeJson(join(out, "package.json"), packageJson(version, hasCli));
 for (const file of ["README.md", "LICENSE", "CHANGELOG.md"]) {
   copyFileSync(join(root, file), join(out, file));
@@ -296,7 +296,7 @@ function packageJson(
     main: "./esm/mod.js",
     types: "./types/mod.d.ts",
     exports,
-    ...(hasCli ? { bin: { edgesocks: "esm/src/cli.js" } } : {}),
+    ...(hasCli ? { bin: { edgesocks: "esm/src/cli/main.js" } } : {}),
     // The tests compiled beside the library stay out of the tarball.
     files: [
       "esm/mod.js",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { HostPort } from "./wire/address.ts";
+import type { HostPort } from "../wire/address.ts";
 
 /**
  * Decides whether a username and password may log in. May be async (a
@@ -14,7 +14,7 @@ import type { HostPort } from "./wire/address.ts";
  *
  * @example
  * ```ts
- * import type { Authenticate } from "./auth.ts";
+ * import type { Authenticate } from "./authenticate.ts";
  * const authenticate: Authenticate = (username, password) =>
  *   username === "alice" && password === "s3cret";
  * ```

@@ -19,8 +19,8 @@
  * @module
  */
 
-import type { Authenticate } from "./auth.ts";
-import { timingSafeEqual } from "./bytes.ts";
+import type { Authenticate } from "./authenticate.ts";
+import { timingSafeEqual } from "../bytes.ts";
 
 /**
  * The scheme an entry starts with, before its first `$`.

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { utf8 } from "./bytes.ts";
+import { utf8 } from "../bytes.ts";
 import {
   parsePasswordHash,
   PASSWORD_HASH_SCHEME,

@@ -21,7 +21,7 @@ import {
   hashPassword,
   MAX_ITERATIONS,
   MIN_ITERATIONS,
-} from "../credentials.ts";
+} from "../auth/credentials.ts";
 
 /**
  * What {@linkcode runHashPassword} reads and writes: `process.stdin`,

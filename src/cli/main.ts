@@ -12,22 +12,22 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
-import { runHashPassword } from "./cli/hash_password.ts";
+import { runHashPassword } from "./hash_password.ts";
 import {
   buildSettings,
   type Command,
   HELP,
   parseCommandLine,
-} from "./cli/parse_args.ts";
-import { type Settings, UsageError } from "./cli/settings.ts";
-import { createLogger, type Logger } from "./logger.ts";
-import { serveMetrics } from "./metrics_server.ts";
-import type { ServeOptions } from "./options.ts";
-import { runtimeNetwork } from "./runtime_network.ts";
-import { serve } from "./serve.ts";
-import { parseUsersFile, UsersFileError } from "./users_file.ts";
-import { VERSION } from "./version.ts";
-import { formatHostPort, parseHostPort } from "./wire/address.ts";
+} from "./parse_args.ts";
+import { type Settings, UsageError } from "./settings.ts";
+import { createLogger, type Logger } from "../observe/logger.ts";
+import { serveMetrics } from "../observe/metrics_server.ts";
+import type { ServeOptions } from "../server/options.ts";
+import { runtimeNetwork } from "../net/runtime_network.ts";
+import { serve } from "../server/serve.ts";
+import { parseUsersFile, UsersFileError } from "../auth/users_file.ts";
+import { VERSION } from "../version.ts";
+import { formatHostPort, parseHostPort } from "../wire/address.ts";
 
 type ServeCommand = Extract<Command, { kind: "serve" }>;
 

@@ -8,10 +8,10 @@
  */
 
 import { parseProxyUrl } from "../client/url.ts";
-import type { LogLevel } from "../logger.ts";
-import { LOG_LEVELS } from "../logger.ts";
-import type { LimitKind } from "../limits.ts";
-import type { ServeOptions } from "../options.ts";
+import type { LogLevel } from "../observe/logger.ts";
+import { LOG_LEVELS } from "../observe/logger.ts";
+import type { LimitKind } from "../server/limits.ts";
+import type { ServeOptions } from "../server/options.ts";
 import {
   parseCidr,
   parseRule,

@@ -12,7 +12,7 @@ import { deadline } from "./_abort.ts";
 import { destinationOf, proxyOf } from "./_args.ts";
 import { type ConnectOptions, DEFAULT_TIMEOUT } from "./connect.ts";
 import { connectionTransport, negotiate, withLeftover } from "./negotiate.ts";
-import { runtimeNetwork } from "../runtime_network.ts";
+import { runtimeNetwork } from "../net/runtime_network.ts";
 import { type SocksConnection, socksConnection } from "./socks_connection.ts";
 import { openTunnel } from "./tunnel.ts";
 import type { ProxyOptions } from "./url.ts";

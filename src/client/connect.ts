@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Network } from "../connection.ts";
-import { runtimeNetwork } from "../runtime_network.ts";
+import type { Network } from "../net/connection.ts";
+import { runtimeNetwork } from "../net/runtime_network.ts";
 import type { HostPort } from "../wire/address.ts";
 import { Command } from "../wire/constants.ts";
 import { deadline } from "./_abort.ts";

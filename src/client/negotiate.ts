@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Connection } from "../connection.ts";
+import type { Connection } from "../net/connection.ts";
 import { untilAborted } from "./_abort.ts";
 import type {
   ClientHandshake,
@@ -133,7 +133,7 @@ export async function negotiate(
  *
  * @example
  * ```ts
- * import type { Connection } from "../connection.ts";
+ * import type { Connection } from "../net/connection.ts";
 import { untilAborted } from "./_abort.ts";
  * import { connectionTransport } from "./negotiate.ts";
  * function transportOf(conn: Connection) {
@@ -154,7 +154,7 @@ export function connectionTransport(conn: Connection): HandshakeTransport {
  *
  * @example
  * ```ts
- * import type { Connection } from "../connection.ts";
+ * import type { Connection } from "../net/connection.ts";
 import { untilAborted } from "./_abort.ts";
  * import { withLeftover } from "./negotiate.ts";
  * async function first(conn: Connection) {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Connection } from "../connection.ts";
+import type { Connection } from "../net/connection.ts";
 import type { SocksAddress } from "../wire/address.ts";
 
 /**
@@ -54,7 +54,7 @@ export interface SocksConnection {
  *
  * @example
  * ```ts
- * import type { Connection } from "../connection.ts";
+ * import type { Connection } from "../net/connection.ts";
  * import { socksConnection } from "./socks_connection.ts";
  * function wrap(conn: Connection) {
  *   return socksConnection(conn, { type: 1, host: "127.0.0.1", port: 40000 });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Connection, Network } from "../connection.ts";
+import type { Connection, Network } from "../net/connection.ts";
 import {
   formatHostPort,
   type HostPort,
@@ -73,7 +73,7 @@ export interface Tunnel {
  *
  * @example
  * ```ts
- * import type { Network } from "../connection.ts";
+ * import type { Network } from "../net/connection.ts";
  * import { openTunnel } from "./tunnel.ts";
  * async function open(network: Network) {
  *   const tunnel = await openTunnel(network, { host: "127.0.0.1", port: 1080 }, {
@@ -123,7 +123,7 @@ export async function openTunnel(
  *
  * @example
  * ```ts
- * import type { Network } from "../connection.ts";
+ * import type { Network } from "../net/connection.ts";
  * import { requestAddress } from "./tunnel.ts";
  * async function dst(network: Network) {
  *   const proxy = { host: "127.0.0.1", port: 1080, resolve: "local" as const };
@@ -157,7 +157,7 @@ export async function requestAddress(
  *
  * @example
  * ```ts
- * import type { Network } from "../connection.ts";
+ * import type { Network } from "../net/connection.ts";
  * import { dialProxy } from "./tunnel.ts";
  * async function reach(network: Network) {
  *   const conn = await dialProxy(network, { host: "localhost", port: 1080 });

@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Datagram, UdpSocket } from "../connection.ts";
-import { runtimeNetwork } from "../runtime_network.ts";
+import type { Datagram, UdpSocket } from "../net/connection.ts";
+import { runtimeNetwork } from "../net/runtime_network.ts";
 import { type HostPort, toSocksAddress } from "../wire/address.ts";
 import { Command } from "../wire/constants.ts";
 import { decodeUdpDatagram, encodeUdpDatagram } from "../wire/udp_datagram.ts";

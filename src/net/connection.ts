@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { HostPort } from "./wire/address.ts";
+import type { HostPort } from "../wire/address.ts";
 
 /**
  * One TCP connection, either accepted or dialled.

@@ -13,8 +13,8 @@ import {
   formatHostPort,
   type HostPort,
   toSocksAddress,
-} from "./wire/address.ts";
-import { AddressType, Reply } from "./wire/constants.ts";
+} from "../wire/address.ts";
+import { AddressType, Reply } from "../wire/constants.ts";
 
 /**
  * RFC 8305 §5: the recommended Connection Attempt Delay before the next

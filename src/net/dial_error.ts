@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Reply } from "./wire/constants.ts";
+import { Reply } from "../wire/constants.ts";
 
 // Node and Bun put errno names in `code`; Deno throws classes named after
 // the error kind (`ConnectionRefused`) and sometimes an errno `code` too.

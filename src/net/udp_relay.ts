@@ -8,9 +8,9 @@
  */
 
 import type { Datagram, Network, UdpSocket } from "./connection.ts";
-import { type HostPort, toSocksAddress } from "./wire/address.ts";
-import { AddressType } from "./wire/constants.ts";
-import { decodeUdpDatagram, encodeUdpDatagram } from "./wire/udp_datagram.ts";
+import { type HostPort, toSocksAddress } from "../wire/address.ts";
+import { AddressType } from "../wire/constants.ts";
+import { decodeUdpDatagram, encodeUdpDatagram } from "../wire/udp_datagram.ts";
 
 /**
  * Counts of one association, for the access log.

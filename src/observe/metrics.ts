@@ -7,8 +7,6 @@
  * @module
  */
 
-import type { FailureReason } from "./handshake.ts";
-
 /**
  * A SOCKS command as metrics label it, the same names as the access log.
  *
@@ -37,6 +35,21 @@ export const REFUSAL_REASONS = [
 ] as const;
 /** One of {@linkcode REFUSAL_REASONS}. */
 export type RefusalReason = typeof REFUSAL_REASONS[number];
+
+/**
+ * Why a handshake failed, as counted in logs and metrics.
+ *
+ * @example
+ * ```ts
+ * import type { FailureReason } from "./metrics.ts";
+ * const reason: FailureReason = "auth_failed";
+ * ```
+ */
+export type FailureReason =
+  | "socks4"
+  | "protocol_error"
+  | "no_acceptable_method"
+  | "auth_failed";
 
 /**
  * Why a handshake failed: the handshake's own reasons, or the server's

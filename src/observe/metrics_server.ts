@@ -7,10 +7,10 @@
  * @module
  */
 
-import { concat, utf8 } from "./bytes.ts";
-import type { Connection, Listener, Network } from "./connection.ts";
+import { concat, utf8 } from "../bytes.ts";
+import type { Connection, Listener, Network } from "../net/connection.ts";
 import type { Logger } from "./logger.ts";
-import { formatHostPort, type HostPort } from "./wire/address.ts";
+import { formatHostPort, type HostPort } from "../wire/address.ts";
 
 /**
  * Options of {@linkcode serveMetrics}.
@@ -110,7 +110,7 @@ interface Response {
  * ```ts
  * import { serveMetrics } from "./metrics_server.ts";
  * import { Metrics } from "./metrics.ts";
- * import type { Network } from "./connection.ts";
+ * import type { Network } from "../net/connection.ts";
  * async function expose(network: Network, metrics: Metrics) {
  *   const server = await serveMetrics(network, {
  *     address: { host: "127.0.0.1", port: 9464 },

@@ -9,8 +9,30 @@
 
 import { AddressType } from "../wire/constants.ts";
 import { parseIPv4, parseIPv6, toSocksAddress } from "../wire/address.ts";
-import type { Cidr } from "./cidr.ts";
 import { Problem } from "./_problem.ts";
+
+/**
+ * An address range. An IPv4-mapped IPv6 range of prefix 96 or more
+ * (`::ffff:10.0.0.0/104`) is stored as the IPv4 range it covers
+ * (`10.0.0.0/8`), because addresses are compared with mapped IPv6 as IPv4.
+ *
+ * @example
+ * ```ts
+ * import { type Cidr, parseCidr } from "./cidr.ts";
+ * const cidr: Cidr = parseCidr("10.0.0.0/8");
+ * console.log(cidr.family, cidr.prefix, cidr.text); // 4 8 "10.0.0.0/8"
+ * ```
+ */
+export interface Cidr {
+  /** 4 or 6, after mapped ranges become IPv4. */
+  readonly family: 4 | 6;
+  /** The network address, 4 or 16 bytes, host bits cleared. */
+  readonly bytes: Uint8Array;
+  /** How many leading bits must match: 0–32 or 0–128. */
+  readonly prefix: number;
+  /** The text as written, for logs and error messages. */
+  readonly text: string;
+}
 
 /**
  * The 4 or 16 bytes of IP text from a request, IPv4-mapped IPv6 as 4 bytes;

@@ -7,7 +7,7 @@
  */
 
 import type { Cidr } from "./cidr.ts";
-import type { DestMatcher, PortRange, RuleCommand } from "./rule.ts";
+import type { DestMatcher, PortRange, RuleCommand } from "./matcher.ts";
 import { parseIPv4, parseIPv6 } from "../wire/address.ts";
 import { readCidr } from "./_ip.ts";
 import { Problem } from "./_problem.ts";

@@ -6,6 +6,7 @@
  */
 
 import type { Cidr } from "./cidr.ts";
+import type { DestMatcher, PortRange, RuleCommand } from "./matcher.ts";
 import { inContext, Problem } from "./_problem.ts";
 import { RuleError } from "./rule_error.ts";
 import {
@@ -17,6 +18,8 @@ import {
   splitItems,
 } from "./_values.ts";
 
+export type { DestMatcher, PortRange, RuleCommand };
+
 /**
  * What a rule does with the requests it matches.
  *
@@ -27,51 +30,6 @@ import {
  * ```
  */
 export type RuleAction = "allow" | "deny";
-
-/**
- * The SOCKS command a rule can match; `udp` is UDP ASSOCIATE.
- *
- * @example
- * ```ts
- * import type { RuleCommand } from "./rule.ts";
- * const command: RuleCommand = "udp";
- * ```
- */
-export type RuleCommand = "connect" | "bind" | "udp";
-
-/**
- * One destination a rule names. A `cidr` (also a bare IP) matches the
- * address about to be dialled; a `host` or `suffix` matches the name the
- * client sent. Names are stored lower-case without a trailing dot; `suffix`
- * is stored without its leading dot and matches the domain itself and every
- * subdomain.
- *
- * @example
- * ```ts
- * import type { DestMatcher } from "./rule.ts";
- * const internal: DestMatcher = { kind: "suffix", suffix: "corp.example" };
- * ```
- */
-export type DestMatcher =
-  | { readonly kind: "cidr"; readonly cidr: Cidr }
-  | { readonly kind: "host"; readonly host: string }
-  | { readonly kind: "suffix"; readonly suffix: string };
-
-/**
- * Destination ports `low` to `high`, both included; one port has them equal.
- *
- * @example
- * ```ts
- * import type { PortRange } from "./rule.ts";
- * const web: PortRange = { low: 8000, high: 9000 };
- * ```
- */
-export interface PortRange {
-  /** 0–65535. */
-  readonly low: number;
-  /** `low`–65535. */
-  readonly high: number;
-}
 
 /**
  * An allow or deny rule. It matches a request when every matcher it has

@@ -6,11 +6,11 @@
  * @module
  */
 
-import type { Connection } from "./connection.ts";
+import type { Connection } from "../net/connection.ts";
 import { type LimitKind, releaseNothing } from "./limits.ts";
-import type { ServerState } from "./serve_connection.ts";
-import { formatHostPort } from "./wire/address.ts";
-import { Command } from "./wire/constants.ts";
+import type { ServerState } from "./context.ts";
+import { formatHostPort } from "../wire/address.ts";
+import { Command } from "../wire/constants.ts";
 
 // What a client or request holds when no limit applies to it.
 const HOLDS_NOTHING = { release: releaseNothing };
@@ -22,7 +22,7 @@ const HOLDS_NOTHING = { release: releaseNothing };
  * @example
  * ```ts
  * import { admitClient } from "./admission.ts";
- * import type { ServerState } from "./serve_connection.ts";
+ * import type { ServerState } from "./context.ts";
  * function onAccept(state: ServerState, ip: string) {
  *   const admission = admitClient(state, ip);
  *   if ("refused" in admission) console.log(admission.refused);
@@ -53,7 +53,7 @@ export function admitClient(
  * @example
  * ```ts
  * import { admitRequest } from "./admission.ts";
- * import type { ServerState } from "./serve_connection.ts";
+ * import type { ServerState } from "./context.ts";
  * function onRequest(state: ServerState) {
  *   const admission = admitRequest(state, { command: 0x02, user: "alice" });
  *   if ("release" in admission) admission.release();
@@ -79,8 +79,8 @@ export function admitRequest(
  * @example
  * ```ts
  * import { refuseClient } from "./admission.ts";
- * import type { ServerState } from "./serve_connection.ts";
- * import type { Connection } from "./connection.ts";
+ * import type { ServerState } from "./context.ts";
+ * import type { Connection } from "../net/connection.ts";
  * function turnAway(state: ServerState, conn: Connection) {
  *   refuseClient(state, conn, { refused: "maxConnections" });
  * }

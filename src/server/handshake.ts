@@ -8,17 +8,18 @@
  * @module
  */
 
-import { concat } from "./bytes.ts";
-import { AuthMethod, AuthStatus, Reply } from "./wire/constants.ts";
-import { decodeGreeting } from "./wire/greeting.ts";
-import { encodeMethodSelection } from "./wire/method_selection.ts";
-import { encodeReply } from "./wire/reply.ts";
-import { decodeRequest, type Request } from "./wire/request.ts";
-import type { ProtocolError } from "./wire/result.ts";
+import { concat } from "../bytes.ts";
+import { AuthMethod, AuthStatus, Reply } from "../wire/constants.ts";
+import { decodeGreeting } from "../wire/greeting.ts";
+import { encodeMethodSelection } from "../wire/method_selection.ts";
+import { encodeReply } from "../wire/reply.ts";
+import { decodeRequest, type Request } from "../wire/request.ts";
+import type { ProtocolError } from "../wire/result.ts";
 import {
   decodeUserPassRequest,
   encodeUserPassReply,
-} from "./wire/user_pass.ts";
+} from "../wire/user_pass.ts";
+import type { FailureReason } from "../observe/metrics.ts";
 
 /**
  * What the handshake wants next.
@@ -40,21 +41,6 @@ export type HandshakeEvent =
   | { type: "authenticate"; username: string; password: string }
   | { type: "request"; request: Request; leftover: Uint8Array }
   | { type: "failed"; reason: FailureReason; message: string };
-
-/**
- * Why a handshake failed, as counted in logs and metrics.
- *
- * @example
- * ```ts
- * import type { FailureReason } from "./handshake.ts";
- * const reason: FailureReason = "auth_failed";
- * ```
- */
-export type FailureReason =
-  | "socks4"
-  | "protocol_error"
-  | "no_acceptable_method"
-  | "auth_failed";
 
 /**
  * Bytes to send (possibly empty) and what comes next.

@@ -5,28 +5,28 @@
  * @module
  */
 
-import type { Authenticate } from "./auth.ts";
-import { credentialsAuthenticator } from "./credentials.ts";
+import type { Authenticate } from "../auth/authenticate.ts";
+import { credentialsAuthenticator } from "../auth/credentials.ts";
 import {
   type Cidr,
   cidrContains,
   parseCidr,
   type Rule,
   RuleSet,
-} from "./rules/mod.ts";
-import type { Network } from "./connection.ts";
+} from "../rules/mod.ts";
+import type { Network } from "../net/connection.ts";
 import { LIMIT_KINDS, type LimitOptions } from "./limits.ts";
-import { createLogger, type Logger } from "./logger.ts";
-import type { ThrottleOptions } from "./login_throttle.ts";
+import { createLogger, type Logger } from "../observe/logger.ts";
+import type { ThrottleOptions } from "../auth/login_throttle.ts";
 import {
   type HostPort,
   parseHostPort,
   parseIPv4,
   parseIPv6,
   toSocksAddress,
-} from "./wire/address.ts";
-import { AuthMethod } from "./wire/constants.ts";
-import { parseProxyUrl, type ProxyOptions } from "./client/url.ts";
+} from "../wire/address.ts";
+import { AuthMethod } from "../wire/constants.ts";
+import { parseProxyUrl, type ProxyOptions } from "../client/url.ts";
 
 /**
  * Options of `serve()`. Durations are milliseconds.

@@ -5,7 +5,7 @@
  */
 
 import type { ServeOptions } from "./options.ts";
-import { runtimeNetwork } from "./runtime_network.ts";
+import { runtimeNetwork } from "../net/runtime_network.ts";
 import { type Server, startServer } from "./server.ts";
 
 /**

@@ -5,20 +5,17 @@
  * @module
  */
 
-import type { Connection, Listener, Network } from "./connection.ts";
+import type { Connection, Listener, Network } from "../net/connection.ts";
 import { resolveOptions, type ServeOptions } from "./options.ts";
-import {
-  type ConnectionScope,
-  serveConnection,
-  type ServerState,
-} from "./serve_connection.ts";
+import type { ConnectionScope, ServerState } from "./context.ts";
+import { serveConnection } from "./serve_connection.ts";
 import { SessionTable } from "./sessions.ts";
 import { admitClient, refuseClient } from "./admission.ts";
 import { Limits } from "./limits.ts";
-import { Metrics } from "./metrics.ts";
+import { Metrics } from "../observe/metrics.ts";
 import { upstreamNetwork } from "./upstream.ts";
-import { LoginThrottle } from "./login_throttle.ts";
-import { formatHostPort, type HostPort } from "./wire/address.ts";
+import { LoginThrottle } from "../auth/login_throttle.ts";
+import { formatHostPort, type HostPort } from "../wire/address.ts";
 
 /**
  * Options of {@linkcode Server.close}.
@@ -75,7 +72,7 @@ class ClientHold implements ConnectionScope {
  *
  * @example
  * ```ts
- * import { serve } from "../mod.ts";
+ * import { serve } from "../../mod.ts";
  * const server = await serve({ listen: "127.0.0.1:0" });
  * console.log(server.addresses[0]?.port !== 0); // true
  * await server.close();
@@ -233,7 +230,7 @@ export class Server {
  * @example
  * ```ts
  * import { startServer } from "./server.ts";
- * import type { Network } from "./connection.ts";
+ * import type { Network } from "../net/connection.ts";
  * async function start(network: Network) {
  *   return await startServer(network, { listen: "127.0.0.1:0" });
  * }

@@ -6,14 +6,14 @@
  * @module
  */
 
-import { SocksReplyError } from "./client/errors.ts";
-import { withLeftover } from "./client/negotiate.ts";
-import { openTunnel } from "./client/tunnel.ts";
-import type { ProxyOptions } from "./client/url.ts";
-import type { Connection, DialOptions, Network } from "./connection.ts";
-import { ReplyError } from "./dial_error.ts";
-import { formatHostPort } from "./wire/address.ts";
-import { Command, Reply } from "./wire/constants.ts";
+import { SocksReplyError } from "../client/errors.ts";
+import { withLeftover } from "../client/negotiate.ts";
+import { openTunnel } from "../client/tunnel.ts";
+import type { ProxyOptions } from "../client/url.ts";
+import type { Connection, DialOptions, Network } from "../net/connection.ts";
+import { ReplyError } from "../net/dial_error.ts";
+import { formatHostPort } from "../wire/address.ts";
+import { Command, Reply } from "../wire/constants.ts";
 
 /**
  * A network that dials every destination through the SOCKS5 proxy `proxy`,
@@ -45,8 +45,8 @@ import { Command, Reply } from "./wire/constants.ts";
  * @example
  * ```ts
  * import { serve } from "./serve.ts";
- * import { runtimeNetwork } from "./runtime_network.ts";
- * import { parseProxyUrl } from "./client/url.ts";
+ * import { runtimeNetwork } from "../net/runtime_network.ts";
+ * import { parseProxyUrl } from "../client/url.ts";
  * import { upstreamNetwork } from "./upstream.ts";
  * const server = await serve({
  *   listen: "127.0.0.1:0",

@@ -15,7 +15,7 @@ import type {
   Listener,
   Network,
   UdpSocket,
-} from "../../src/connection.ts";
+} from "../../src/net/connection.ts";
 import { formatHostPort, type HostPort } from "../../src/wire/address.ts";
 import { type MemoryConnection, memoryPair } from "./memory_connection.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Runs `edgesocks hash-password` on the real standard streams, so a test
- * can spawn it on each runtime until src/cli.ts dispatches the subcommand.
+ * can spawn it on each runtime until src/cli/main.ts dispatches the subcommand.
  *
  * @module
  */
@@ -13,5 +13,5 @@ process.exitCode = await runHashPassword(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
 });
-// As src/cli.ts does: nothing else should keep the process alive.
+// As src/cli/main.ts does: nothing else should keep the process alive.
 process.exit();

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Connection } from "../../src/connection.ts";
+import type { Connection } from "../../src/net/connection.ts";
 import type { HostPort } from "../../src/wire/address.ts";
 
 /** Options of {@linkcode memoryPair}. */

@@ -11,7 +11,7 @@ import {
   PasswordHashError,
   pbkdf2Sha256,
   verifyPassword,
-} from "../src/credentials.ts";
+} from "../../src/auth/credentials.ts";
 
 const client = { host: "127.0.0.1", port: 50000 };
 const ENTRY =

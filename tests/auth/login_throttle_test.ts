@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LoginThrottle } from "../src/login_throttle.ts";
+import { LoginThrottle } from "../../src/auth/login_throttle.ts";
 
 function clock() {
   const time = { now: 1_000_000 };

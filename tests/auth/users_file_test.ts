@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { verifyPassword } from "../src/credentials.ts";
-import { parseUsersFile, UsersFileError } from "../src/users_file.ts";
+import { verifyPassword } from "../../src/auth/credentials.ts";
+import { parseUsersFile, UsersFileError } from "../../src/auth/users_file.ts";
 
 const SALT = "BwcHBwcHBwcHBwcHBwcHBw==";
 const HASH = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";

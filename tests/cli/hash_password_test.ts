@@ -6,8 +6,11 @@ import {
   type HashPasswordIo,
   runHashPassword,
 } from "../../src/cli/hash_password.ts";
-import { parsePasswordHash, verifyPassword } from "../../src/credentials.ts";
-import { parseUsersFile } from "../../src/users_file.ts";
+import {
+  parsePasswordHash,
+  verifyPassword,
+} from "../../src/auth/credentials.ts";
+import { parseUsersFile } from "../../src/auth/users_file.ts";
 import { runtimeCommand } from "../_helpers/runtime.ts";
 
 const ENTRY = /^pbkdf2-sha256\$(\d+)\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { udpAssociate } from "../../src/client/udp_associate.ts";
-import type { Datagram } from "../../src/connection.ts";
+import type { Datagram } from "../../src/net/connection.ts";
 import { FakeNetwork } from "../_helpers/fake_network.ts";
 import {
   bytes,

@@ -5,8 +5,8 @@ import {
   parseProxyUrl,
   SocksReplyError,
 } from "../../src/client/mod.ts";
-import { runtimeNetwork } from "../../src/runtime_network.ts";
-import { upstreamNetwork } from "../../src/upstream.ts";
+import { runtimeNetwork } from "../../src/net/runtime_network.ts";
+import { upstreamNetwork } from "../../src/server/upstream.ts";
 import { exchange, startBulkServer } from "../_helpers/e2e/bulk.ts";
 import { refusedPort } from "../_helpers/e2e/free_port.ts";
 import {

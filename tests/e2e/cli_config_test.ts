@@ -7,23 +7,23 @@ import {
   type CliProcess,
   runCli,
   startCli,
-} from "./_helpers/e2e/cli_process.ts";
-import { scrapeMetrics } from "./_helpers/e2e/exposition.ts";
-import { startProxy } from "./_helpers/e2e/proxy.ts";
-import { hex, type RawSocket } from "./_helpers/e2e/raw_socket.ts";
+} from "../_helpers/e2e/cli_process.ts";
+import { scrapeMetrics } from "../_helpers/e2e/exposition.ts";
+import { startProxy } from "../_helpers/e2e/proxy.ts";
+import { hex, type RawSocket } from "../_helpers/e2e/raw_socket.ts";
 import {
   type Credentials,
   type Endpoint,
   failureReply,
-} from "./_helpers/e2e/socks_raw.ts";
+} from "../_helpers/e2e/socks_raw.ts";
 import {
   connectFrom,
   negotiate,
   type SessionOptions,
   socksRequest,
-} from "./_helpers/e2e/socks_session.ts";
-import { startEchoServer, type TcpServer } from "./_helpers/e2e/tcp_server.ts";
-import { eventually } from "./_helpers/e2e/with_timeout.ts";
+} from "../_helpers/e2e/socks_session.ts";
+import { startEchoServer, type TcpServer } from "../_helpers/e2e/tcp_server.ts";
+import { eventually } from "../_helpers/e2e/with_timeout.ts";
 
 const alice: Credentials = { username: "alice", password: "s3cret" };
 const bob: Credentials = { username: "bob", password: "hunter2" };

@@ -7,10 +7,10 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import { SocksClient } from "socks";
-import { VERSION } from "../src/version.ts";
-import { runtimeCommand } from "./_helpers/runtime.ts";
+import { VERSION } from "../../src/version.ts";
+import { runtimeCommand } from "../_helpers/runtime.ts";
 
-const cli = new URL("../src/cli.ts", import.meta.url);
+const cli = new URL("../../src/cli/main.ts", import.meta.url);
 
 function run(
   args: string[],

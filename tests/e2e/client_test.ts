@@ -12,7 +12,7 @@ import {
   SocksReplyError,
   udpAssociate,
 } from "../../src/client/mod.ts";
-import { runtimeNetwork } from "../../src/runtime_network.ts";
+import { runtimeNetwork } from "../../src/net/runtime_network.ts";
 import { startBulkServer } from "../_helpers/e2e/bulk.ts";
 import { refusedPort } from "../_helpers/e2e/free_port.ts";
 import {

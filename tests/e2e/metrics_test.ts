@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Metrics } from "../../src/metrics.ts";
-import { type MetricsServer, serveMetrics } from "../../src/metrics_server.ts";
-import { runtimeNetwork } from "../../src/runtime_network.ts";
+import { Metrics } from "../../src/observe/metrics.ts";
+import {
+  type MetricsServer,
+  serveMetrics,
+} from "../../src/observe/metrics_server.ts";
+import { runtimeNetwork } from "../../src/net/runtime_network.ts";
 import { parseExposition } from "../_helpers/e2e/exposition.ts";
 import { RawSocket } from "../_helpers/e2e/raw_socket.ts";
 import { withTimeout } from "../_helpers/e2e/with_timeout.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ReplyError, replyForError } from "../src/dial_error.ts";
+import { ReplyError, replyForError } from "../../src/net/dial_error.ts";
 
 const byCode: Array<[string, number]> = [
   ["ENETDOWN", 0x03],

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ATTEMPT_DELAY_MS, dial, interleaveFamilies } from "../src/dial.ts";
-import { ReplyError } from "../src/dial_error.ts";
-import { errnoError, FakeNetwork } from "./_helpers/fake_network.ts";
-import { sleep, within } from "./_helpers/memory_connection.ts";
+import {
+  ATTEMPT_DELAY_MS,
+  dial,
+  interleaveFamilies,
+} from "../../src/net/dial.ts";
+import { ReplyError } from "../../src/net/dial_error.ts";
+import { errnoError, FakeNetwork } from "../_helpers/fake_network.ts";
+import { sleep, within } from "../_helpers/memory_connection.ts";
 
 // Slack for timers on a loaded machine.
 const EARLY = 10;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Connection } from "../src/connection.ts";
-import { relay, type RelayResult } from "../src/relay.ts";
+import type { Connection } from "../../src/net/connection.ts";
+import { relay, type RelayResult } from "../../src/net/relay.ts";
 import {
   bytes,
   type MemoryConnection,
@@ -11,7 +11,7 @@ import {
   resetError,
   sleep,
   within,
-} from "./_helpers/memory_connection.ts";
+} from "../_helpers/memory_connection.ts";
 
 interface Tunnel {
   /** The client application's end. */

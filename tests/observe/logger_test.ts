@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createLogger, LOG_LEVELS, type LogLevel } from "../src/logger.ts";
+import {
+  createLogger,
+  LOG_LEVELS,
+  type LogLevel,
+} from "../../src/observe/logger.ts";
 
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 

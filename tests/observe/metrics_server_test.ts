@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { LogRecord } from "../src/logger.ts";
-import { Metrics } from "../src/metrics.ts";
+import type { LogRecord } from "../../src/observe/logger.ts";
+import { Metrics } from "../../src/observe/metrics.ts";
 import {
   type MetricsServer,
   type MetricsServerOptions,
   serveMetrics,
-} from "../src/metrics_server.ts";
-import { errnoError, FakeNetwork } from "./_helpers/fake_network.ts";
+} from "../../src/observe/metrics_server.ts";
+import { errnoError, FakeNetwork } from "../_helpers/fake_network.ts";
 import {
   bytes,
   type MemoryConnection,
@@ -15,7 +15,7 @@ import {
   sleep,
   waitFor,
   within,
-} from "./_helpers/memory_connection.ts";
+} from "../_helpers/memory_connection.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();

@@ -5,7 +5,7 @@ import {
   Metrics,
   REFUSAL_REASONS,
   type RefusalReason,
-} from "../src/metrics.ts";
+} from "../../src/observe/metrics.ts";
 
 // The whole exposition of a fresh registry: every family, at zero.
 const FRESH =

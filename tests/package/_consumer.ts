@@ -71,7 +71,7 @@ const httpPort = Number(process.argv[2]);
 
 // The module serve() loads is the one at this path, and no other adapter.
 const expected = new URL(
-  \`./node_modules/edgesocks/esm/src/adapters/\${runtime}.js\`,
+  \`./node_modules/edgesocks/esm/src/net/adapters/\${runtime}.js\`,
   import.meta.url,
 );
 const sameAdapter =
@@ -190,7 +190,7 @@ await serve({ connectTimeout: "10s" });
 // @ts-expect-error: only a "done" result has a value
 console.log(decodeRequest(bytes).value);
 // @ts-expect-error: the adapters are not part of the exports map
-await import("edgesocks/esm/src/adapters/node.js");
+await import("edgesocks/esm/src/net/adapters/node.js");
 `;
 
 /**

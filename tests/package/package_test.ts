@@ -17,9 +17,9 @@ const SLOW = { timeout: 120_000 };
 
 const ENTRY_JS = ["esm/mod.js", "esm/src/wire/mod.js"];
 const ADAPTERS = [
-  "esm/src/adapters/bun.js",
-  "esm/src/adapters/deno.js",
-  "esm/src/adapters/node.js",
+  "esm/src/net/adapters/bun.js",
+  "esm/src/net/adapters/deno.js",
+  "esm/src/net/adapters/node.js",
   "esm/src/client/native_deno.js",
   "esm/src/client/native_node.js",
 ];
@@ -64,7 +64,7 @@ describe("the packed npm package", () => {
           },
           "./package.json": "./package.json",
         },
-        bin: { edgesocks: "esm/src/cli.js" },
+        bin: { edgesocks: "esm/src/cli/main.js" },
         files: [
           "esm/mod.js",
           "esm/mod.js.map",
@@ -91,7 +91,9 @@ describe("the packed npm package", () => {
     async () => {
       const { files, installed } = await packOnce();
       const graph = importGraph(
-        [...ENTRY_JS, "esm/src/cli.js"].map((file) => join(installed, file)),
+        [...ENTRY_JS, "esm/src/cli/main.js"].map((file) =>
+          join(installed, file)
+        ),
       );
       const types = declarationGraph(
         ["types/mod.d.ts", "types/src/wire/mod.d.ts"].map((file) =>

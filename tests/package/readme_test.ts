@@ -3,8 +3,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { serve } from "../../src/serve.ts";
-import type { Server } from "../../src/server.ts";
+import { serve } from "../../src/server/serve.ts";
+import type { Server } from "../../src/server/server.ts";
 import { exec } from "./_exec.ts";
 import { packOnce } from "./_packed.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Handshake, type HandshakeEvent } from "../src/handshake.ts";
-import { bytes } from "./_helpers/memory_connection.ts";
+import { Handshake, type HandshakeEvent } from "../../src/server/handshake.ts";
+import { bytes } from "../_helpers/memory_connection.ts";
 
 const NO_AUTH = [0x00];
 const USER_PASS = [0x02];

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LIMIT_KINDS, Limits, releaseNothing } from "../src/limits.ts";
+import {
+  LIMIT_KINDS,
+  Limits,
+  releaseNothing,
+} from "../../src/server/limits.ts";
 
 describe("Limits", () => {
   it("acquire() refuses the place after the last and gives it back once", () => {

@@ -4,7 +4,7 @@ import {
   isLoopback,
   resolveOptions,
   type ServeOptions,
-} from "../src/options.ts";
+} from "../../src/server/options.ts";
 
 const client = { host: "127.0.0.1", port: 50000 };
 

@@ -1,20 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Connection } from "../src/connection.ts";
-import type { LogRecord } from "../src/logger.ts";
-import { resolveOptions, type ServeOptions } from "../src/options.ts";
-import { serveConnection, type ServerState } from "../src/serve_connection.ts";
-import { type Server, startServer } from "../src/server.ts";
-import { SessionTable } from "../src/sessions.ts";
-import { Limits } from "../src/limits.ts";
-import { LoginThrottle } from "../src/login_throttle.ts";
-import { Metrics } from "../src/metrics.ts";
-import { encodeUdpDatagram } from "../src/wire/udp_datagram.ts";
+import type { Connection } from "../../src/net/connection.ts";
+import type { LogRecord } from "../../src/observe/logger.ts";
+import { resolveOptions, type ServeOptions } from "../../src/server/options.ts";
+import type { ServerState } from "../../src/server/context.ts";
+import { serveConnection } from "../../src/server/serve_connection.ts";
+import { type Server, startServer } from "../../src/server/server.ts";
+import { SessionTable } from "../../src/server/sessions.ts";
+import { Limits } from "../../src/server/limits.ts";
+import { LoginThrottle } from "../../src/auth/login_throttle.ts";
+import { Metrics } from "../../src/observe/metrics.ts";
+import { encodeUdpDatagram } from "../../src/wire/udp_datagram.ts";
 import {
   errnoError,
   FakeListener,
   FakeNetwork,
-} from "./_helpers/fake_network.ts";
+} from "../_helpers/fake_network.ts";
 import {
   ByteReader,
   bytes,
@@ -23,7 +24,7 @@ import {
   sleep,
   waitFor,
   within,
-} from "./_helpers/memory_connection.ts";
+} from "../_helpers/memory_connection.ts";
 
 const GREETING = bytes(0x05, 0x01, 0x00);
 const GREETING_LOGIN = bytes(0x05, 0x01, 0x02);

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { LogRecord } from "../src/logger.ts";
-import type { ServeOptions } from "../src/options.ts";
-import { startServer } from "../src/server.ts";
-import { errnoError, FakeNetwork } from "./_helpers/fake_network.ts";
+import type { LogRecord } from "../../src/observe/logger.ts";
+import type { ServeOptions } from "../../src/server/options.ts";
+import { startServer } from "../../src/server/server.ts";
+import { errnoError, FakeNetwork } from "../_helpers/fake_network.ts";
 import {
   ByteReader,
   bytes,
   sleep,
   waitFor,
   within,
-} from "./_helpers/memory_connection.ts";
+} from "../_helpers/memory_connection.ts";
 
 const GREETING = bytes(0x05, 0x01, 0x00);
 const CONNECT = bytes(0x05, 0x01, 0x00, 0x01, 198, 51, 100, 7, 0x00, 0x50);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SessionTable } from "../src/sessions.ts";
+import { SessionTable } from "../../src/server/sessions.ts";
 
 describe("SessionTable", () => {
   it("open() counts per client address and user", () => {

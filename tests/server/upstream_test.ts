@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SocksAuthError, SocksReplyError } from "../src/client/errors.ts";
-import { ReplyError } from "../src/dial_error.ts";
-import type { LogRecord } from "../src/logger.ts";
-import { startServer } from "../src/server.ts";
-import { upstreamNetwork } from "../src/upstream.ts";
-import { errnoError, FakeNetwork } from "./_helpers/fake_network.ts";
+import { SocksAuthError, SocksReplyError } from "../../src/client/errors.ts";
+import { ReplyError } from "../../src/net/dial_error.ts";
+import type { LogRecord } from "../../src/observe/logger.ts";
+import { startServer } from "../../src/server/server.ts";
+import { upstreamNetwork } from "../../src/server/upstream.ts";
+import { errnoError, FakeNetwork } from "../_helpers/fake_network.ts";
 import {
   ByteReader,
   bytes,
   readBytes,
   waitFor,
   within,
-} from "./_helpers/memory_connection.ts";
-import { answerHandshake, successReply } from "./client/_proxy_script.ts";
+} from "../_helpers/memory_connection.ts";
+import { answerHandshake, successReply } from "../client/_proxy_script.ts";
 
 const UPSTREAM = { host: "10.0.0.1", port: 1080 };
 

@@ -8,7 +8,7 @@
 
 import * as dgram from "node:dgram";
 import type { Datagram, UdpSocket } from "../connection.ts";
-import type { HostPort } from "../wire/address.ts";
+import type { HostPort } from "../../wire/address.ts";
 import { hostOf } from "./_shared.ts";
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { toSocksAddress } from "../wire/address.ts";
+import { toSocksAddress } from "../../wire/address.ts";
 
 /** How an {@linkcode Inbox} stops and restarts its source. */
 export interface Flow {

@@ -9,8 +9,8 @@
 
 import { lookup } from "node:dns/promises";
 import type { Connection, Listener, Network } from "../connection.ts";
-import type { HostPort } from "../wire/address.ts";
-import { concat } from "../bytes.ts";
+import type { HostPort } from "../../wire/address.ts";
+import { concat } from "../../bytes.ts";
 import { hostOf, Inbox } from "./_shared.ts";
 
 // The slice of Bun's socket API this adapter uses, declared here so the

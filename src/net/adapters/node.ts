@@ -13,7 +13,7 @@ import type {
   Listener,
   Network,
 } from "../connection.ts";
-import type { HostPort } from "../wire/address.ts";
+import type { HostPort } from "../../wire/address.ts";
 import { bindDgram } from "./_dgram.ts";
 import { hostOf, Inbox, nextReadSize, type ReadSizes } from "./_shared.ts";
 

@@ -7,18 +7,18 @@
  * @module
  */
 
-import type { Connection, Listener, Network } from "../connection.ts";
-import { ReplyError, replyForError } from "../dial_error.ts";
-import { relay } from "../relay.ts";
-import type { CommandHandler, RequestContext } from "../serve_connection.ts";
-import { sendReply } from "../serve_connection.ts";
+import type { Connection, Listener, Network } from "../../net/connection.ts";
+import { ReplyError, replyForError } from "../../net/dial_error.ts";
+import { relay } from "../../net/relay.ts";
+import type { CommandHandler, RequestContext } from "../context.ts";
+import { sendReply } from "../context.ts";
 import {
   formatHostPort,
   type HostPort,
   type SocksAddress,
   toSocksAddress,
-} from "../wire/address.ts";
-import { AddressType, Reply } from "../wire/constants.ts";
+} from "../../wire/address.ts";
+import { AddressType, Reply } from "../../wire/constants.ts";
 
 /**
  * Serves a BIND request.

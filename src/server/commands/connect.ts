@@ -5,14 +5,14 @@
  * @module
  */
 
-import { AccessDenied, dial } from "../dial.ts";
-import { replyForError } from "../dial_error.ts";
-import { relay } from "../relay.ts";
-import type { Connection } from "../connection.ts";
-import type { CommandHandler, RequestContext } from "../serve_connection.ts";
-import { sendReply } from "../serve_connection.ts";
-import { formatHostPort, toSocksAddress } from "../wire/address.ts";
-import { AddressType, Reply } from "../wire/constants.ts";
+import { AccessDenied, dial } from "../../net/dial.ts";
+import { replyForError } from "../../net/dial_error.ts";
+import { relay } from "../../net/relay.ts";
+import type { Connection } from "../../net/connection.ts";
+import type { CommandHandler, RequestContext } from "../context.ts";
+import { sendReply } from "../context.ts";
+import { formatHostPort, toSocksAddress } from "../../wire/address.ts";
+import { AddressType, Reply } from "../../wire/constants.ts";
 
 /**
  * Serves a CONNECT request.

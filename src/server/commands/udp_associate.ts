@@ -5,12 +5,12 @@
  * @module
  */
 
-import { replyForError } from "../dial_error.ts";
-import type { CommandHandler } from "../serve_connection.ts";
-import { sendReply } from "../serve_connection.ts";
-import { UdpRelay } from "../udp_relay.ts";
-import { toSocksAddress } from "../wire/address.ts";
-import { AddressType, Reply } from "../wire/constants.ts";
+import { replyForError } from "../../net/dial_error.ts";
+import type { CommandHandler } from "../context.ts";
+import { sendReply } from "../context.ts";
+import { UdpRelay } from "../../net/udp_relay.ts";
+import { toSocksAddress } from "../../wire/address.ts";
+import { AddressType, Reply } from "../../wire/constants.ts";
 
 /**
  * Serves a UDP ASSOCIATE request.

@@ -15,7 +15,7 @@ import process from "node:process";
 import { runtimeCommand } from "../runtime.ts";
 import { eventually, withTimeout } from "./with_timeout.ts";
 
-const cli = new URL("../../../src/cli.ts", import.meta.url);
+const cli = new URL("../../../src/cli/main.ts", import.meta.url);
 
 /**
  * How a finished run ended.

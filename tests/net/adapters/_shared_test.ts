@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { hostOf, Inbox, nextReadSize } from "../../src/adapters/_shared.ts";
+import {
+  hostOf,
+  Inbox,
+  nextReadSize,
+} from "../../../src/net/adapters/_shared.ts";
 
 function recordingFlow() {
   const calls: string[] = [];
