@@ -17,11 +17,11 @@ const SLOW = { timeout: 120_000 };
 
 const ENTRY_JS = ["esm/mod.js", "esm/src/wire/mod.js"];
 const ADAPTERS = [
+  "esm/src/client/native_deno.js",
+  "esm/src/client/native_node.js",
   "esm/src/net/adapters/bun.js",
   "esm/src/net/adapters/deno.js",
   "esm/src/net/adapters/node.js",
-  "esm/src/client/native_deno.js",
-  "esm/src/client/native_node.js",
 ];
 
 function readJson(file: string): Record<string, unknown> {
