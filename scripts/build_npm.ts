@@ -2,7 +2,7 @@
  * Builds the npm package in dnt's layout and tests it on Node:
  *
  * ```sh
- * deno run -A scripts/build_npm.ts [VERSION] [--skip-test] [--out DIR]
+ * deno run -A scripts/build_npm.ts [VERSION] [--skip-test] [--out DIR] [--node PATH]…
  * ```
  *
  * - `npm/esm/` ESM JavaScript with source maps, from `mod.ts`, `src/` and
@@ -21,9 +21,11 @@
  * `tests/` are printed and the build goes on: the package holds no tests,
  * tsc still emits their JavaScript, and the Node run shows what breaks.
  *
+ * The compiled tests run on each `--node PATH` given (the pinned Node lines,
+ * from `npm test`), or on the `node` on `PATH`.
+ *
  * The script uses only `node:` APIs and TypeScript's so that `tsc` checks it
- * like the rest of the code; it runs on Deno because Node 20 cannot run `.ts`
- * files.
+ * like the rest of the code.
  *
  * @module
  */
@@ -46,7 +48,9 @@ import ts from "typescript";
 import { VERSION } from "../src/version.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const { version, skipTest, out } = parseArgs(process.argv.slice(2));
+const { version, skipTest, out, nodes } = parseArgs(
+  process.argv.slice(2),
+);
 const entries = exportsOf(join(root, "deno.json"));
 
 rmSync(out, { recursive: true, force: true });
@@ -65,19 +69,24 @@ if (packageErrors > 0) {
   );
 }
 console.log(`Built ${out}/ for edgesocks@${version}`);
-if (!skipTest) runNodeTests();
+if (!skipTest) { for (const node of nodes) runNodeTests(node); }
 
 function parseArgs(
   args: string[],
-): { version: string; skipTest: boolean; out: string } {
+): { version: string; skipTest: boolean; out: string; nodes: string[] } {
   let version: string | undefined;
   let skipTest = false;
   let out = join(root, "npm");
+  const nodes: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--skip-test") skipTest = true;
     else if (arg === "--out" && args[i + 1] !== undefined) {
       out = resolve(args[++i]!);
+    } else if (arg === "--node" && args[i + 1] !== undefined) {
+      const node = resolve(args[++i]!);
+      if (!existsSync(node)) fail(`--node ${node} does not exist`);
+      nodes.push(node);
     } else if (arg.startsWith("-")) fail(`unknown flag ${arg}`);
     else if (version === undefined) version = arg.replace(/^v/, "");
     else fail(`unexpected argument ${arg}`);
@@ -106,7 +115,8 @@ function parseArgs(
   if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(VERSION)) {
     fail(`version must be semver, got ${JSON.stringify(VERSION)}`);
   }
-  return { version: VERSION, skipTest, out };
+  if (nodes.length === 0) nodes.push("node");
+  return { version: VERSION, skipTest, out, nodes };
 }
 
 /** Whether `dir` is an earlier build (or one that tsc broke off). */
@@ -305,22 +315,24 @@ function packageJson(
       "types/",
       "CHANGELOG.md",
     ],
-    engines: { node: ">=20" },
+    engines: { node: ">=22" },
   };
 }
 
-function runNodeTests(): void {
+function runNodeTests(node: string): void {
   const tests = walk(join(out, "esm/tests"))
     .filter((file) => file.endsWith("_test.js"))
     .map((file) => relative(out, file))
     .sort();
   if (tests.length === 0) fail("no *_test.js files under npm/esm/tests");
+  const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout;
+  console.log(`Testing ${out}/ on Node ${version.trim()}`);
   const { status, error } = spawnSync(
-    "node",
+    node,
     ["--enable-source-maps", "--test", ...tests],
     { cwd: out, stdio: "inherit" },
   );
-  if (error) fail(`node: ${error.message}`);
+  if (error) fail(`${node}: ${error.message}`);
   if (status !== 0) process.exit(status ?? 1);
 }
 

@@ -72,7 +72,7 @@ describe("the packed npm package", () => {
           "types/",
           "CHANGELOG.md",
         ],
-        engines: { node: ">=20" },
+        engines: { node: ">=22" },
       });
     },
   );
