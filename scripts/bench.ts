@@ -5,7 +5,7 @@
  *
  * ```sh
  * deno task bench [--rounds 3] [--quick] [--peers] [--servers direct,deno,bun,node,microsocks,dante]
- * npm run bench   # builds npm/ for the Node row first
+ * npm run bench   # the same
  * ```
  *
  * - Throughput: 1 stream (1 GiB) and 8 streams (8 × 256 MiB), up and down,
@@ -42,13 +42,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   closeSync,
-  existsSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from "node:fs";
 import os from "node:os";
@@ -481,18 +479,6 @@ socks pass {
 `;
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = `${dir}/${entry.name}`;
-    newest = Math.max(
-      newest,
-      entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs,
-    );
-  }
-  return newest;
-}
-
 function serverSpecs(wanted: Set<string>): ServerSpec[] {
   const specs: ServerSpec[] = [];
   const edgesocksArgs = [
@@ -528,22 +514,17 @@ function serverSpecs(wanted: Set<string>): ServerSpec[] {
     });
   }
   if (wanted.has("node")) {
-    const cli = `${root}npm/esm/src/cli/main.js`;
-    if (!existsSync(cli)) {
-      notes.push("Node skipped: npm/esm is missing (run `npm run bench`).");
-    } else {
-      if (statSync(cli).mtimeMs < newestMtime(`${root}src`)) {
-        notes.push(
-          "Warning: npm/esm is older than src/: the Node row measures an old build (`npm run bench` rebuilds it).",
-        );
-      }
-      specs.push({
-        name: "node",
-        label: "edgesocks on Node",
-        command: ["node", cli, ...edgesocksArgs],
-        user,
-      });
-    }
+    // The pinned Active LTS runs the sources as `npm start` does.
+    specs.push({
+      name: "node",
+      label: "edgesocks on Node",
+      command: [
+        `${root}node_modules/node26/bin/node`,
+        `${root}src/cli/main.ts`,
+        ...edgesocksArgs,
+      ],
+      user,
+    });
   }
   const microsocks = dpkgVersion("microsocks");
   if (wanted.has("microsocks") && microsocks !== null) {
@@ -822,7 +803,7 @@ function header(): string[] {
   const cores = (cpuinfo.match(/^processor\s*:/gm) ?? []).length;
   const deno = tryRun(`${bin}/deno`, ["--version"])?.split("\n")[0];
   const bun = tryRun(`${bin}/bun`, ["--version"]);
-  const node = tryRun("node", ["--version"]);
+  const node = tryRun(`${root}node_modules/node26/bin/node`, ["--version"]);
   const cc = tryRun("cc", ["--version"])?.split("\n")[0];
   const peers = [["microsocks", "microsocks"], ["dante-server", "Dante"]]
     .map(([pkg, name]) => [name, dpkgVersion(pkg!)])

@@ -45,11 +45,11 @@ function onClose(this: KeyedSocket): void {
   this[connectionKey].release();
 }
 
-// A dialled socket reads into a buffer of its own (node:net's `onread`)
-// instead of a fresh 64 KiB one per read: forwarding reuses it while the
-// kernel takes each write whole, and it grows while reads fill it, up to
-// 256 KiB — a quarter of the syscalls per byte. Accepted sockets cannot
-// have one: net.Server takes no `onread`.
+// A socket reads into a buffer of its own (node:net's `onread`) instead of
+// a fresh 64 KiB one per read: forwarding reuses it while the kernel takes
+// each write whole, and it grows while reads fill it, up to 256 KiB — a
+// quarter of the syscalls per byte. Dialled sockets get it through the
+// documented option; accepted ones through adoptOwnBuffer() below.
 const OWN_READS: ReadSizes = { min: 1024, max: 256 * 1024 };
 
 class OwnBuffer {
@@ -71,6 +71,48 @@ class OwnBuffer {
   renew(): void {
     this.#buffer = null;
   }
+}
+
+// net.Server takes no `onread`, so an accepted socket is given the same read
+// path after accept, while pauseOnConnect still holds its first read: the
+// three keys the option sets (found on a probe socket by their values, not
+// guessed by name) and the handle's useUserBuffer(). Both are Node
+// internals; should a release change them, accepted sockets fall back to
+// stream reads, and tests/net/adapters/node_test.ts fails to say so.
+const userBufferKeys = findUserBufferKeys();
+
+function findUserBufferKeys() {
+  const buffer = () => new Uint8Array(0);
+  const callback = () => true;
+  const probe = new net.Socket({ onread: { buffer, callback } });
+  const own = probe as unknown as Record<symbol, unknown>;
+  const symbols = Object.getOwnPropertySymbols(probe);
+  const keys = {
+    current: symbols.find((key) => own[key] === true),
+    generator: symbols.find((key) => own[key] === buffer),
+    callback: symbols.find((key) => own[key] === callback),
+  };
+  probe.destroy();
+  const { current, generator } = keys;
+  return current && generator && keys.callback
+    ? { current, generator, callback: keys.callback }
+    : null;
+}
+
+function adoptOwnBuffer(socket: net.Socket, own: OwnBuffer): boolean {
+  const handle = (socket as unknown as {
+    _handle?: { useUserBuffer?(buffer: Uint8Array): void };
+  })._handle;
+  if (userBufferKeys === null || typeof handle?.useUserBuffer !== "function") {
+    return false;
+  }
+  const first = own.buffer();
+  const fields = socket as unknown as Record<symbol, unknown>;
+  fields[userBufferKeys.current] = first;
+  fields[userBufferKeys.generator] = own.buffer;
+  fields[userBufferKeys.callback] = own.callback;
+  handle.useUserBuffer(first);
+  return true;
 }
 
 class NodeConnection implements Connection {
@@ -105,6 +147,10 @@ class NodeConnection implements Connection {
     socket.on("error", onError);
     socket.on("drain", onDrain);
     socket.on("close", onClose);
+  }
+
+  get ownsReadBuffer(): boolean {
+    return this.#ownBuffer !== null;
   }
 
   get localAddress(): HostPort {
@@ -204,6 +250,14 @@ class NodeConnection implements Connection {
   }
 }
 
+/**
+ * Whether `conn` reads into a buffer of its own: every socket of this
+ * adapter should, and a test holds Node to it.
+ */
+export function readsIntoOwnBuffer(conn: Connection): boolean {
+  return conn instanceof NodeConnection && conn.ownsReadBuffer;
+}
+
 function addressOf(host: string | undefined, port: number | undefined) {
   return { host: hostOf(host), port: port ?? 0 };
 }
@@ -214,10 +268,12 @@ async function listen(address: HostPort): Promise<Listener> {
     pauseOnConnect: true,
   });
   const accepted = new Inbox<Connection>({ pause() {}, resume() {} });
-  server.on(
-    "connection",
-    (socket) => accepted.push(new NodeConnection(socket)),
-  );
+  server.on("connection", (socket) => {
+    const own = new OwnBuffer();
+    accepted.push(
+      new NodeConnection(socket, adoptOwnBuffer(socket, own) ? own : null),
+    );
+  });
   server.on("error", (error) => accepted.end(error));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
