@@ -37,7 +37,7 @@ export const connectCommand: CommandHandler = async (context) => {
   }
   scope.adopt(target);
   const release = sessions.open(
-    client.remoteAddress.host,
+    context.clientAddress.host,
     context.user,
     target.localAddress.host,
   );
@@ -79,7 +79,7 @@ async function dialFor(context: RequestContext): Promise<Connection> {
       controller,
       permit: (address) =>
         config.rules.check({
-          client: client.remoteAddress.host,
+          client: context.clientAddress.host,
           user: context.user,
           command: "connect",
           name: request.destination.type === AddressType.Domain
