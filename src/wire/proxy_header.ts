@@ -418,7 +418,10 @@ function decodeV2(bytes: Uint8Array): Decoded<ProxyHeader> {
       15,
     );
   }
-  const tlvs = decodeTlvs(bytes, { start: 16 + addressLength, end: total });
+  // Spec §2.2: LOCAL discards the whole block, TLVs included.
+  const tlvs = command === 0
+    ? []
+    : decodeTlvs(bytes, { start: 16 + addressLength, end: total });
   if (!Array.isArray(tlvs)) return tlvs;
   if (bytes.length < total) return partial(total - bytes.length);
   const ip = family === 1 || family === 2;
