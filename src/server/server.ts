@@ -206,6 +206,14 @@ export class Server {
         this.#state.metrics.connectionRefused("closing");
         continue;
       }
+      // A peer that reset before the accept was handled has no address
+      // left (0.0.0.0:0): no one to serve, and no source to trust a PROXY
+      // header from. HAProxy's health checks end with such a reset.
+      if (!(conn.remoteAddress.port > 0)) {
+        conn.close();
+        logger.log({ level: "debug", msg: "peer gone at accept" });
+        continue;
+      }
       const peerIp = conn.remoteAddress.host;
       // A balancer's client is checked once its PROXY header names it.
       const fromBalancer = this.#state.config.sendsProxyHeader(peerIp);
