@@ -68,7 +68,7 @@ export const connectCommand: CommandHandler = async (context) => {
 // The dial, in a function of its own so that its controller and rule check
 // are let go once it is over instead of living as long as the tunnel.
 async function dialFor(context: RequestContext): Promise<Connection> {
-  const { client, request, server, scope } = context;
+  const { request, server, scope } = context;
   const { config } = server;
   const controller = new AbortController();
   const dialled = scope.abortOnClose(controller);
