@@ -289,3 +289,41 @@ describe("the PROXY protocol from an untrusted address", () => {
     });
   }
 });
+
+describe("the PROXY header and the handshake timeout", () => {
+  let proxy: Proxy;
+
+  before(async () => {
+    proxy = await startProxy({
+      listen: "127.0.0.1:0",
+      proxyProtocol: ["127.0.0.1/32"],
+      handshakeTimeout: 300,
+    });
+  });
+
+  after(async () => {
+    await proxy?.server.close({ gracePeriod: 0 });
+  });
+
+  it("closes a balancer connection whose header stalls, as a timeout", async () => {
+    const raw = await connectFrom(proxy.endpoint);
+    const started = Date.now();
+    try {
+      await raw.write("PROXY TCP4 192.0.2.7 ");
+      await assertClosedSilently(raw);
+    } finally {
+      raw.destroy();
+    }
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 250 && elapsed < 3_000, `closed after ${elapsed} ms`);
+    await proxy.logger.waitFor(
+      (r) =>
+        r.msg === "handshake timed out" &&
+        r.client === `127.0.0.1:${raw.localPort}`,
+      3_000,
+      "the timeout",
+    );
+    assert.equal(failedHandshakes(proxy, "timeout"), 1);
+    assert.equal(failedHandshakes(proxy, "proxy_header"), 0);
+  });
+});
