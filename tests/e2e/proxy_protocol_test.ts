@@ -252,13 +252,14 @@ describe("the PROXY protocol from a trusted balancer", () => {
   });
 });
 
-describe("the PROXY protocol from an untrusted address", () => {
+describe("the PROXY protocol from an untrusted address, and its timeout", () => {
   let proxy: Proxy;
 
   before(async () => {
     proxy = await startProxy({
       listen: "127.0.0.1:0",
       proxyProtocol: ["127.0.0.1/32"],
+      handshakeTimeout: 300,
     });
   });
 
@@ -288,22 +289,6 @@ describe("the PROXY protocol from an untrusted address", () => {
       assert.equal(proxy.logger.named("access").length, 0);
     });
   }
-});
-
-describe("the PROXY header and the handshake timeout", () => {
-  let proxy: Proxy;
-
-  before(async () => {
-    proxy = await startProxy({
-      listen: "127.0.0.1:0",
-      proxyProtocol: ["127.0.0.1/32"],
-      handshakeTimeout: 300,
-    });
-  });
-
-  after(async () => {
-    await proxy?.server.close({ gracePeriod: 0 });
-  });
 
   it("closes a balancer connection whose header stalls, as a timeout", async () => {
     const raw = await connectFrom(proxy.endpoint);
