@@ -79,6 +79,9 @@ Options:
                              tunnel from the same address (and user).
   --external-address IP      Address BIND listens on and BIND and UDP
                              ASSOCIATE advertise (behind NAT: the public one).
+  --proxy-protocol CIDR      Load balancers that send the PROXY protocol (v1
+                             or v2): their connections must open with it, and
+                             the client it names is the client. Repeatable.
   --max-connections N        Connections at once, in all. Default: 0 (none)
   --max-connections-per-client N   ... from one client address.
   --max-connections-per-user N     Requests at once of one user.

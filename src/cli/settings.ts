@@ -145,6 +145,27 @@ function throttleSetting(
   };
 }
 
+// A repeatable CIDR, checked here, not by serve(), so the error names the
+// flag or key.
+function cidrListSetting(
+  name: string,
+  option: "allowNoAuth" | "proxyProtocol",
+): Setting {
+  return {
+    name,
+    type: "string",
+    multiple: true,
+    apply(settings, value, where) {
+      try {
+        parseCidr(String(value));
+      } catch (error) {
+        throw new UsageError(`${where}: ${(error as Error).message}`);
+      }
+      ((settings.options[option] ??= []) as string[]).push(String(value));
+    },
+  };
+}
+
 function ruleSetting(action: "allow" | "deny"): Setting {
   return {
     name: action,
@@ -211,20 +232,7 @@ export const SETTINGS: readonly Setting[] = [
     type: "boolean",
     apply: (settings, value) => settings.options.noAuth = value === true,
   },
-  {
-    name: "allow-no-auth",
-    type: "string",
-    multiple: true,
-    apply(settings, value, where) {
-      // Checked here, not by serve(), so the error names the flag or key.
-      try {
-        parseCidr(String(value));
-      } catch (error) {
-        throw new UsageError(`${where}: ${(error as Error).message}`);
-      }
-      ((settings.options.allowNoAuth ??= []) as string[]).push(String(value));
-    },
-  },
+  cidrListSetting("allow-no-auth", "allowNoAuth"),
   ruleSetting("allow"),
   ruleSetting("deny"),
   durationSetting("handshake-timeout", "handshakeTimeout"),
@@ -249,6 +257,7 @@ export const SETTINGS: readonly Setting[] = [
     apply: (settings, value) =>
       settings.options.externalAddress = String(value),
   },
+  cidrListSetting("proxy-protocol", "proxyProtocol"),
   limitSetting("max-connections", "maxConnections"),
   limitSetting("max-connections-per-client", "maxConnectionsPerClient"),
   limitSetting("max-connections-per-user", "maxConnectionsPerUser"),

@@ -52,8 +52,9 @@ export type FailureReason =
   | "auth_failed";
 
 /**
- * Why a handshake failed: the handshake's own reasons, or the server's
- * handshake timeout.
+ * Why a handshake failed: the handshake's own reasons, the server's
+ * handshake timeout, or a load balancer's connection without a valid PROXY
+ * header.
  *
  * @example
  * ```ts
@@ -61,7 +62,10 @@ export type FailureReason =
  * const reason: HandshakeFailureReason = "timeout";
  * ```
  */
-export type HandshakeFailureReason = FailureReason | "timeout";
+export type HandshakeFailureReason =
+  | FailureReason
+  | "timeout"
+  | "proxy_header";
 
 // A record rather than a list so that a reason added to FailureReason is a
 // compile error here until it is listed, and so shows up at zero.
@@ -69,6 +73,7 @@ const handshakeReasons: Readonly<Record<HandshakeFailureReason, true>> = {
   auth_failed: true,
   no_acceptable_method: true,
   protocol_error: true,
+  proxy_header: true,
   socks4: true,
   timeout: true,
 };

@@ -1,6 +1,7 @@
 /**
  * Who gets in: the checks at accept, before a handshake byte is read
- * (throttled address, client rules, global and per-address limits), and
+ * (throttled address, client rules, global and per-address limits) — for
+ * a load balancer's connection, once its PROXY header names the client —
  * the per-user limits once a request names what it wants.
  *
  * @module
@@ -9,7 +10,7 @@
 import type { Connection } from "../net/connection.ts";
 import { type LimitKind, releaseNothing } from "./limits.ts";
 import type { ServerState } from "./context.ts";
-import { formatHostPort } from "../wire/address.ts";
+import { formatHostPort, type HostPort } from "../wire/address.ts";
 import { Command } from "../wire/constants.ts";
 
 // What a client or request holds when no limit applies to it.
@@ -35,15 +36,68 @@ export function admitClient(
 ):
   | { release: () => void }
   | { refused: "throttled" | "rule" | LimitKind; rule?: string } {
+  return checkClient(server, clientIp) ?? acquireAll(server, [
+    ["maxConnections", ""],
+    ["maxConnectionsPerClient", clientIp],
+  ]);
+}
+
+/**
+ * Admits a connection from a load balancer that will name its client in a
+ * PROXY header: only the server-wide cap applies until the header is read,
+ * then {@linkcode admitRelayedClient} checks the client it names.
+ *
+ * @example
+ * ```ts
+ * import { admitBalancer } from "./admission.ts";
+ * import type { ServerState } from "./context.ts";
+ * function onAccept(state: ServerState) {
+ *   const admission = admitBalancer(state);
+ *   if ("release" in admission) admission.release();
+ * }
+ * ```
+ */
+export function admitBalancer(
+  server: ServerState,
+): { release: () => void } | { refused: LimitKind } {
+  return acquireAll(server, [["maxConnections", ""]]);
+}
+
+/**
+ * The accept-time checks for the client a PROXY header named (throttled
+ * address, client rules, the per-address limit); the server-wide cap is
+ * already held by the balancer's connection.
+ *
+ * @example
+ * ```ts
+ * import { admitRelayedClient } from "./admission.ts";
+ * import type { ServerState } from "./context.ts";
+ * function onHeader(state: ServerState, ip: string) {
+ *   const admission = admitRelayedClient(state, ip);
+ *   if ("refused" in admission) console.log(admission.refused);
+ * }
+ * ```
+ */
+export function admitRelayedClient(
+  server: ServerState,
+  clientIp: string,
+):
+  | { release: () => void }
+  | { refused: "throttled" | "rule" | LimitKind; rule?: string } {
+  return checkClient(server, clientIp) ??
+    acquireAll(server, [["maxConnectionsPerClient", clientIp]]);
+}
+
+function checkClient(
+  server: ServerState,
+  clientIp: string,
+): { refused: "throttled" | "rule"; rule?: string } | null {
   if (server.throttle.isBlocked(clientIp)) return { refused: "throttled" };
   const decision = server.config.rules.checkClient(clientIp);
   if (decision.verdict === "deny") {
     return { refused: "rule", rule: decision.rule! };
   }
-  return acquireAll(server, [
-    ["maxConnections", ""],
-    ["maxConnectionsPerClient", clientIp],
-  ]);
+  return null;
 }
 
 /**
@@ -74,7 +128,8 @@ export function admitRequest(
 
 /**
  * Turns a client away before its handshake: closes it, counts it, and logs
- * why (and the rule, when one decided).
+ * why (and the rule, when one decided). `why.client` is the client a PROXY
+ * header named on `conn`, logged with the balancer as `via`.
  *
  * @example
  * ```ts
@@ -89,7 +144,11 @@ export function admitRequest(
 export function refuseClient(
   server: ServerState,
   conn: Connection,
-  why: { refused: "throttled" | "rule" | LimitKind; rule?: string },
+  why: {
+    refused: "throttled" | "rule" | LimitKind;
+    rule?: string;
+    client?: HostPort;
+  },
 ): void {
   conn.close();
   const { refused } = why;
@@ -99,7 +158,10 @@ export function refuseClient(
   server.config.logger.log({
     level: "warn",
     msg: "refused",
-    client: formatHostPort(conn.remoteAddress),
+    client: formatHostPort(why.client ?? conn.remoteAddress),
+    ...(why.client === undefined
+      ? {}
+      : { via: formatHostPort(conn.remoteAddress) }),
     reason: refused,
     ...(why.rule === undefined ? {} : { rule: why.rule }),
   });

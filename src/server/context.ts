@@ -8,6 +8,7 @@
 import type { Connection, Network } from "../net/connection.ts";
 import type { CommandName, Metrics } from "../observe/metrics.ts";
 import type { LoginThrottle } from "../auth/login_throttle.ts";
+import type { HostPort } from "../wire/address.ts";
 import { Reply } from "../wire/constants.ts";
 import { encodeReply } from "../wire/reply.ts";
 import type { Request } from "../wire/request.ts";
@@ -82,8 +83,10 @@ export interface ConnectionScope {
  * ```
  */
 export interface AccessRecord {
-  /** The client's address. */
+  /** The client's address (as a PROXY header named it, behind a balancer). */
   client: string;
+  /** The load balancer the client came through, when it sent a PROXY header. */
+  via?: string;
   /** Who logged in; `null` without login. */
   user: string | null;
   /** `connect`, `bind` or `udp`. */
@@ -124,6 +127,11 @@ export interface AccessRecord {
 export interface RequestContext {
   /** The client's connection. */
   client: Connection;
+  /**
+   * The client: the connection's peer, or the client a load balancer named
+   * in a PROXY header. Rules, limits and sessions go by this address.
+   */
+  clientAddress: HostPort;
   /** The decoded request. */
   request: Request;
   /** Bytes the client sent after the request, for the destination. */

@@ -82,6 +82,13 @@ export interface ServeOptions {
    */
   externalAddress?: string;
   /**
+   * Load balancers (CIDR) that send the PROXY protocol: a connection from
+   * one must open with a version 1 or 2 header, and the client it names is
+   * the client for rules, limits, throttling, sessions and the access log.
+   * A header from any other address is a bad greeting like any other.
+   */
+  proxyProtocol?: readonly string[];
+  /**
    * Caps on concurrent use; zero or absent means none, except
    * `maxPendingHandshakes`, 1 024 by default so stalled clients cannot
    * pile up without end.
@@ -140,6 +147,8 @@ export interface ServerConfig {
   bindWithoutSession: boolean;
   /** See {@linkcode ServeOptions}; `null`: the interface in use. */
   externalAddress: string | null;
+  /** Whether a connection from `peerIp` must open with a PROXY header. */
+  sendsProxyHeader(peerIp: string): boolean;
   /** See {@linkcode ServeOptions}, with defaults applied. */
   limits: Required<LimitOptions>;
   /** See {@linkcode ServeOptions}; `failures: 0` when off. */
@@ -191,6 +200,7 @@ export function resolveOptions(options: ServeOptions): ServerConfig {
     bindPorts: resolveBindPorts(options.bindPorts),
     bindWithoutSession: options.bindWithoutSession === true,
     externalAddress: resolveExternalAddress(options.externalAddress),
+    sendsProxyHeader: inAny(resolveCidrs(options, "proxyProtocol")),
     limits: resolveLimits(options.limits),
     loginThrottle: resolveThrottle(options.loginThrottle),
     upstream: resolveUpstream(options.upstream),
@@ -291,21 +301,31 @@ function methodsFor(
 }
 
 function resolveAllowNoAuth(options: ServeOptions): Cidr[] {
-  const list = options.allowNoAuth ?? [];
+  return resolveCidrs(options, "allowNoAuth");
+}
+
+function resolveCidrs(
+  options: ServeOptions,
+  name: "allowNoAuth" | "proxyProtocol",
+): Cidr[] {
+  const list = options[name] ?? [];
   if (!Array.isArray(list)) {
-    throw new TypeError(
-      "Invalid option allowNoAuth: it is not a list of CIDRs",
-    );
+    throw new TypeError(`Invalid option ${name}: it is not a list of CIDRs`);
   }
   return list.map((text, i) => {
     try {
       return parseCidr(String(text));
     } catch (error) {
       throw new TypeError(
-        `Invalid option allowNoAuth[${i}]: ${(error as Error).message}`,
+        `Invalid option ${name}[${i}]: ${(error as Error).message}`,
       );
     }
   });
+}
+
+function inAny(cidrs: readonly Cidr[]): (ip: string) => boolean {
+  if (cidrs.length === 0) return () => false;
+  return (ip) => cidrs.some((cidr) => cidrContains(cidr, ip));
 }
 
 function resolveRules(

@@ -1,6 +1,7 @@
 /**
- * One client, from accept to close, on any runtime: read → handshake →
- * authenticate → request → the command's handler → access log.
+ * One client, from accept to close, on any runtime: (a load balancer's
+ * PROXY header →) read → handshake → authenticate → request → the
+ * command's handler → access log.
  *
  * @module
  */
@@ -11,7 +12,8 @@ import { udpAssociateCommand } from "./commands/udp_associate.ts";
 import type { Connection } from "../net/connection.ts";
 import { Handshake, type HandshakeStep } from "./handshake.ts";
 import type { ServerConfig } from "./options.ts";
-import { admitRequest, refuseClient } from "./admission.ts";
+import { admitRelayedClient, admitRequest, refuseClient } from "./admission.ts";
+import { readProxyHeader } from "./proxy_protocol.ts";
 import {
   type AccessRecord,
   type CommandHandler,
@@ -68,7 +70,9 @@ class RequestScope implements ConnectionScope {
 }
 
 /**
- * Serves `client` until it is done, then closes it. Never rejects.
+ * Serves `client` until it is done, then closes it. Never rejects. With
+ * `fromBalancer`, the connection must open with a PROXY header, and the
+ * client it names is checked and served as the client.
  *
  * @example
  * ```ts
@@ -82,12 +86,21 @@ class RequestScope implements ConnectionScope {
  */
 export async function serveConnection(
   client: Connection,
-  context: { server: ServerState; scope: ConnectionScope },
+  context: {
+    server: ServerState;
+    scope: ConnectionScope;
+    fromBalancer?: boolean;
+  },
 ): Promise<void> {
-  const { server, scope } = context;
+  const { server, scope, fromBalancer = false } = context;
   const { logger, handshakeTimeout } = server.config;
   const started = Date.now();
-  const clientText = formatHostPort(client.remoteAddress);
+  let peer: Peer = {
+    address: client.remoteAddress,
+    text: formatHostPort(client.remoteAddress),
+    via: null,
+    leftover: new Uint8Array(0),
+  };
   const { metrics } = server;
   const handshaking = server.limits.acquire("maxPendingHandshakes");
   if (handshaking === null) {
@@ -98,13 +111,24 @@ export async function serveConnection(
   let timedOut = false;
   // The catch logs a timeout with its error; the finally must not again.
   let failed = false;
+  // The header counts against the handshake timeout like the greeting.
   const timer = setTimeout(() => {
     timedOut = true;
     client.close();
   }, handshakeTimeout);
   let record: AccessRecord | null = null;
+  let relayed: (() => void) | null = null;
   try {
-    const negotiated = await negotiate(client, server, clientText);
+    if (fromBalancer) {
+      const behind = await readBalancerHeader(client, server, {
+        peer,
+        timedOut: () => timedOut,
+      });
+      if (behind === null) return;
+      peer = behind.peer;
+      relayed = behind.release;
+    }
+    const negotiated = await negotiate(client, server, peer);
     clearTimeout(timer);
     handshaking();
     // A request decoded after the timer closed the client (a slow
@@ -112,7 +136,8 @@ export async function serveConnection(
     if (negotiated === null || timedOut) return;
     const { request, leftover, user } = negotiated;
     record = {
-      client: clientText,
+      client: peer.text,
+      ...(peer.via === null ? {} : { via: formatHostPort(peer.via) }),
       user,
       command: commandNames[request.command],
       destination: formatHostPort(request.destination),
@@ -124,6 +149,7 @@ export async function serveConnection(
     const requestScope = new RequestScope(scope, metrics, command);
     const context = {
       client,
+      clientAddress: peer.address,
       request,
       leftover,
       user,
@@ -156,12 +182,14 @@ export async function serveConnection(
     logger.log({
       level: timedOut ? "info" : "debug",
       msg: timedOut ? "handshake timed out" : "connection failed",
-      client: clientText,
+      client: peer.text,
+      ...viaField(peer),
       error: (error as Error)?.message ?? String(error),
     });
   } finally {
     clearTimeout(timer);
     handshaking();
+    relayed?.();
     client.close();
     metrics.connectionClosed();
     if (timedOut && record === null) metrics.handshakeFailed("timeout");
@@ -176,28 +204,91 @@ export async function serveConnection(
       logger.log({
         level: "info",
         msg: "handshake timed out",
-        client: clientText,
+        client: peer.text,
+        ...viaField(peer),
       });
     }
   }
 }
 
+// Who the server is talking to: the connection's peer, or the client a
+// balancer's PROXY header named (`via` the balancer), and the bytes that
+// followed the header.
+interface Peer {
+  address: HostPort;
+  text: string;
+  via: HostPort | null;
+  leftover: Uint8Array;
+}
+
+function viaField(peer: Peer): { via?: string } {
+  return peer.via === null ? {} : { via: formatHostPort(peer.via) };
+}
+
+// Reads a balancer's PROXY header and admits the client it names. `null`:
+// the connection is done with (closed before a byte, no valid header, or
+// the client refused), already logged and counted.
+async function readBalancerHeader(
+  client: Connection,
+  server: ServerState,
+  options: { peer: Peer; timedOut: () => boolean },
+): Promise<{ peer: Peer; release: (() => void) | null } | null> {
+  const { peer } = options;
+  const read = await readProxyHeader(client);
+  // A plain TCP health check, or a timeout the caller counts.
+  if (read.status === "closed" || options.timedOut()) return null;
+  if (read.status === "invalid") {
+    server.metrics.handshakeFailed("proxy_header");
+    server.config.logger.log({
+      level: "warn",
+      msg: "handshake failed",
+      client: peer.text,
+      reason: "proxy_header",
+      error: read.message,
+    });
+    return null;
+  }
+  const { header, leftover } = read;
+  // LOCAL is the balancer's own connection (a health check): served as
+  // itself. A PROXY header without addresses (v1 UNKNOWN, v2 UNSPEC or
+  // UNIX) means the same endpoints, but is a client to check.
+  if (header.command === "local") {
+    return { peer: { ...peer, leftover }, release: null };
+  }
+  const address = header.source ?? peer.address;
+  const relayedPeer: Peer = {
+    address,
+    text: formatHostPort(address),
+    via: header.source === null ? null : peer.address,
+    leftover,
+  };
+  const admission = admitRelayedClient(server, address.host);
+  if ("refused" in admission) {
+    refuseClient(server, client, {
+      ...admission,
+      ...(relayedPeer.via === null ? {} : { client: address }),
+    });
+    return null;
+  }
+  return { peer: relayedPeer, release: admission.release };
+}
+
 async function negotiate(
   client: Connection,
   server: ServerState,
-  clientText: string,
+  peer: Peer,
 ): Promise<
   { request: Request; leftover: Uint8Array; user: string | null } | null
 > {
   const { config } = server;
   const handshake = new Handshake({
-    methods: config.methodsFor(client.remoteAddress.host),
+    methods: config.methodsFor(peer.address.host),
   });
   let user: string | null = null;
-  let step: HandshakeStep = {
-    send: new Uint8Array(0),
-    event: { type: "read" },
-  };
+  // Bytes that came with a PROXY header are the greeting's start.
+  let step: HandshakeStep = peer.leftover.length > 0
+    ? handshake.receive(peer.leftover)
+    : { send: new Uint8Array(0), event: { type: "read" } };
   for (;;) {
     if (step.send.length > 0) await client.write(step.send);
     const event = step.event;
@@ -212,16 +303,17 @@ async function negotiate(
         user = event.username;
         const ok = await checkLogin(config, {
           ...event,
-          client: client.remoteAddress,
+          client: peer.address,
         });
-        const ip = client.remoteAddress.host;
+        const ip = peer.address.host;
         if (ok) server.throttle.succeeded(ip);
         else if (server.throttle.failed(ip)) {
           server.metrics.loginThrottled();
           config.logger.log({
             level: "warn",
             msg: "login throttled",
-            client: clientText,
+            client: peer.text,
+            ...viaField(peer),
             blocked_ms: config.loginThrottle.block,
           });
         }
@@ -235,7 +327,8 @@ async function negotiate(
         config.logger.log({
           level: event.reason === "auth_failed" ? "warn" : "info",
           msg: "handshake failed",
-          client: clientText,
+          client: peer.text,
+          ...viaField(peer),
           user: user ?? undefined,
           reason: event.reason,
           error: event.message,

@@ -10,7 +10,7 @@ import { resolveOptions, type ServeOptions } from "./options.ts";
 import type { ConnectionScope, ServerState } from "./context.ts";
 import { serveConnection } from "./serve_connection.ts";
 import { SessionTable } from "./sessions.ts";
-import { admitClient, refuseClient } from "./admission.ts";
+import { admitBalancer, admitClient, refuseClient } from "./admission.ts";
 import { Limits } from "./limits.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { upstreamNetwork } from "./upstream.ts";
@@ -206,13 +206,30 @@ export class Server {
         this.#state.metrics.connectionRefused("closing");
         continue;
       }
-      const admission = admitClient(this.#state, conn.remoteAddress.host);
+      // A peer that reset before the accept was handled has no address
+      // left (0.0.0.0:0): no one to serve, and no source to trust a PROXY
+      // header from. HAProxy's health checks end with such a reset.
+      if (!(conn.remoteAddress.port > 0)) {
+        conn.close();
+        logger.log({ level: "debug", msg: "peer gone at accept" });
+        continue;
+      }
+      const peerIp = conn.remoteAddress.host;
+      // A balancer's client is checked once its PROXY header names it.
+      const fromBalancer = this.#state.config.sendsProxyHeader(peerIp);
+      const admission = fromBalancer
+        ? admitBalancer(this.#state)
+        : admitClient(this.#state, peerIp);
       if ("refused" in admission) {
         refuseClient(this.#state, conn, admission);
         continue;
       }
       const hold = new ClientHold(conn);
-      const served = serveConnection(conn, { server: this.#state, scope: hold })
+      const served = serveConnection(conn, {
+        server: this.#state,
+        scope: hold,
+        fromBalancer,
+      })
         .finally(() => {
           admission.release();
           hold.closeAll();

@@ -1,5 +1,6 @@
 /**
- * The SOCKS5 codecs: pure functions over `Uint8Array` for both sides of the
+ * The SOCKS5 codecs, and the PROXY protocol header a load balancer sends
+ * before them: pure functions over `Uint8Array` for both sides of the
  * wire. Importing these pulls in no runtime adapter.
  *
  * @module
@@ -13,4 +14,5 @@ export * from "./user_pass.ts";
 export * from "./request.ts";
 export * from "./reply.ts";
 export * from "./udp_datagram.ts";
+export * from "./proxy_header.ts";
 export { concat, fromUtf8, timingSafeEqual, utf8 } from "../bytes.ts";

@@ -22,7 +22,10 @@ export type ProtocolErrorCode =
   | "unsupported_command"
   | "unsupported_address_type"
   | "empty_domain"
-  | "unassigned_reply";
+  | "unassigned_reply"
+  | "not_proxy_header"
+  | "bad_proxy_header"
+  | "proxy_header_too_long";
 
 /**
  * A frame the peer should not have sent, with the reply it turns into.

@@ -12,6 +12,7 @@ import type { MethodSelection } from "../../src/wire/method_selection.ts";
 import type { ReplyMessage } from "../../src/wire/reply.ts";
 import type { Request } from "../../src/wire/request.ts";
 import type { UdpDatagram } from "../../src/wire/udp_datagram.ts";
+import type { ProxyHeader } from "../../src/wire/proxy_header.ts";
 import type {
   UserPassReply,
   UserPassRequest,
@@ -759,5 +760,327 @@ export const ADDRESS_INVALID: InvalidVector[] = [
       offset: 1,
       reply: 0x01,
     },
+  },
+];
+
+// --- PROXY protocol headers -------------------------------------------------
+
+const SIG = [
+  0x0d,
+  0x0a,
+  0x0d,
+  0x0a,
+  0x00,
+  0x0d,
+  0x0a,
+  0x51,
+  0x55,
+  0x49,
+  0x54,
+  0x0a,
+];
+
+// Both versions answer the shortest header (15 bytes) until they know
+// more; v2 then the 16-byte fixed part, v1 only its CRLF.
+function v1Early(length: number): number[] {
+  return Array.from({ length }, (_, k) => Math.max(1, 15 - k));
+}
+const V2_EARLY = Array.from({ length: 16 }, (_, k) => k === 0 ? 15 : 16 - k);
+
+/** PROXY headers of both versions, as balancers send them. */
+export const PROXY_VECTORS: DoneVector<ProxyHeader>[] = [
+  {
+    name: "a v1 TCP4 line",
+    bytes: b("PROXY TCP4 127.0.0.2 127.0.0.1 56324 1080\r\n"),
+    value: {
+      version: 1,
+      command: "proxy",
+      source: { host: "127.0.0.2", port: 56324 },
+      destination: { host: "127.0.0.1", port: 1080 },
+      tlvs: [],
+    },
+    early: v1Early(44),
+    canonical: true,
+  },
+  {
+    name: "a v1 TCP6 line",
+    bytes: b("PROXY TCP6 2001:db8::7 ::1 0 65535\r\n"),
+    value: {
+      version: 1,
+      command: "proxy",
+      source: { host: "2001:db8::7", port: 0 },
+      destination: { host: "::1", port: 65535 },
+      tlvs: [],
+    },
+    early: v1Early(36),
+    canonical: true,
+  },
+  {
+    name: "a v1 UNKNOWN line",
+    bytes: b("PROXY UNKNOWN\r\n"),
+    value: {
+      version: 1,
+      command: "proxy",
+      source: null,
+      destination: null,
+      tlvs: [],
+    },
+    early: v1Early(15),
+    canonical: true,
+  },
+  {
+    name: "a v1 UNKNOWN line with addresses to ignore",
+    bytes: b("PROXY UNKNOWN ffff::1 nonsense 1 2\r\n"),
+    value: {
+      version: 1,
+      command: "proxy",
+      source: null,
+      destination: null,
+      tlvs: [],
+    },
+    early: v1Early(36),
+    canonical: false,
+  },
+  {
+    name: "a v2 TCP over IPv4 header",
+    bytes: b(SIG, 0x21, 0x11, 0, 12, [127, 0, 0, 2], [127, 0, 0, 1], [
+      0xdc,
+      0x04,
+    ], [0x04, 0x38]),
+    value: {
+      version: 2,
+      command: "proxy",
+      source: { host: "127.0.0.2", port: 56324 },
+      destination: { host: "127.0.0.1", port: 1080 },
+      tlvs: [],
+    },
+    early: V2_EARLY,
+    canonical: true,
+  },
+  {
+    name: "a v2 TCP over IPv6 header with TLVs",
+    bytes: b(
+      SIG,
+      0x21,
+      0x21,
+      0,
+      36 + 8 + 3,
+      [0x20, 0x01, 0x0d, 0xb8, ...fill(11, 0), 7],
+      [...fill(15, 0), 1],
+      [0, 80],
+      [0x04, 0x38],
+      [0x05, 0, 5],
+      "id-42",
+      [0x04, 0, 0],
+    ),
+    value: {
+      version: 2,
+      command: "proxy",
+      source: { host: "2001:db8::7", port: 80 },
+      destination: { host: "::1", port: 1080 },
+      tlvs: [{ type: 0x05, value: b("id-42") }, {
+        type: 0x04,
+        value: b(),
+      }],
+    },
+    early: V2_EARLY,
+    canonical: true,
+  },
+  {
+    name: "a v2 LOCAL header (a health check)",
+    bytes: b(SIG, 0x20, 0x00, 0, 0),
+    value: {
+      version: 2,
+      command: "local",
+      source: null,
+      destination: null,
+      tlvs: [],
+    },
+    early: V2_EARLY,
+    canonical: true,
+  },
+  {
+    name: "a v2 LOCAL header with an address block to skip",
+    bytes: b(SIG, 0x20, 0x11, 0, 12, fill(12, 9)),
+    value: {
+      version: 2,
+      command: "local",
+      source: null,
+      destination: null,
+      tlvs: [],
+    },
+    early: V2_EARLY,
+    canonical: false,
+  },
+  {
+    name: "a v2 UNSPEC header",
+    bytes: b(SIG, 0x21, 0x00, 0, 0),
+    value: {
+      version: 2,
+      command: "proxy",
+      source: null,
+      destination: null,
+      tlvs: [],
+    },
+    early: V2_EARLY,
+    canonical: true,
+  },
+  {
+    name: "a v2 UNIX stream header",
+    bytes: b(SIG, 0x21, 0x31, 0, 216, fill(216, 0x2f)),
+    value: {
+      version: 2,
+      command: "proxy",
+      source: null,
+      destination: null,
+      tlvs: [],
+    },
+    early: V2_EARLY,
+    canonical: false,
+  },
+];
+
+function proxyError(
+  code: "not_proxy_header" | "bad_proxy_header" | "proxy_header_too_long",
+  message: string,
+  offset: number,
+): InvalidVector["error"] {
+  return {
+    code,
+    message: `Cannot decode PROXY header: ${message}`,
+    offset,
+    reply: null,
+  };
+}
+
+/** Headers that must be refused, at the byte that makes them wrong. */
+export const PROXY_INVALID: InvalidVector[] = [
+  {
+    name: "a SOCKS greeting",
+    bytes: b(0x05, 0x01, 0x00),
+    error: proxyError(
+      "not_proxy_header",
+      "byte 0x05 at offset 0 is not the PROXY signature",
+      0,
+    ),
+  },
+  {
+    name: "an HTTP request",
+    bytes: b("PUT / HTTP/1.1\r\n"),
+    error: proxyError(
+      "not_proxy_header",
+      "byte 0x55 at offset 1 is not the PROXY signature",
+      1,
+    ),
+  },
+  {
+    name: "a v1 line with an unknown protocol",
+    bytes: b("PROXY UDP4 1.2.3.4 1.2.3.4 1 2\r\n"),
+    error: proxyError(
+      "bad_proxy_header",
+      "byte 0x44 is not in TCP4, TCP6 or UNKNOWN at offset 7",
+      7,
+    ),
+  },
+  {
+    name: "a v1 line with an IPv6 address under TCP4",
+    bytes: b("PROXY TCP4 ::1 ::1 1 2\r\n"),
+    error: proxyError("bad_proxy_header", "::1 is not an IPv4 address", 14),
+  },
+  {
+    name: "a v1 line with a leading zero in a port",
+    bytes: b("PROXY TCP4 1.2.3.4 1.2.3.4 080 2\r\n"),
+    error: proxyError(
+      "bad_proxy_header",
+      "a port with a leading 0 at offset 28",
+      28,
+    ),
+  },
+  {
+    name: "a v1 line with a port over 65535",
+    bytes: b("PROXY TCP4 1.2.3.4 1.2.3.4 1 65536\r\n"),
+    error: proxyError("bad_proxy_header", "port 65536 is over 65535", 34),
+  },
+  {
+    name: "a v1 line ending in a bare LF",
+    bytes: b("PROXY TCP4 1.2.3.4 1.2.3.4 1 2\n"),
+    error: proxyError(
+      "bad_proxy_header",
+      "byte 0x0a is not a digit at offset 30",
+      30,
+    ),
+  },
+  {
+    name: "a v1 line with CR and no LF",
+    bytes: b("PROXY UNKNOWN\rX"),
+    error: proxyError("bad_proxy_header", "CR at offset 13 is not CRLF", 14),
+  },
+  {
+    name: "a v1 UNKNOWN line over 107 bytes",
+    bytes: b("PROXY UNKNOWN ", fill(100, 0x61)),
+    error: proxyError(
+      "proxy_header_too_long",
+      "no CRLF in the first 107 bytes of a version 1 line",
+      106,
+    ),
+  },
+  {
+    name: "a v2 header of version 3",
+    bytes: b(SIG, 0x31, 0x11, 0, 12, fill(12, 0)),
+    error: proxyError("bad_proxy_header", "version 3 is not 2", 12),
+  },
+  {
+    name: "a v2 header with command 2",
+    bytes: b(SIG, 0x22, 0x11, 0, 12, fill(12, 0)),
+    error: proxyError(
+      "bad_proxy_header",
+      "command 0x02 is not 0x00 or 0x01",
+      12,
+    ),
+  },
+  {
+    name: "a v2 header with family 4",
+    bytes: b(SIG, 0x21, 0x41, 0, 12, fill(12, 0)),
+    error: proxyError(
+      "bad_proxy_header",
+      "family and transport 0x41 are not defined",
+      13,
+    ),
+  },
+  {
+    name: "a v2 IPv4 header with a short address block",
+    bytes: b(SIG, 0x21, 0x11, 0, 11, fill(11, 0)),
+    error: proxyError(
+      "bad_proxy_header",
+      "address length 11 is under 12 for family 1",
+      15,
+    ),
+  },
+  {
+    name: "a v2 header longer than the bound",
+    bytes: b(SIG, 0x21, 0x11, 0x08, 0x01),
+    error: proxyError(
+      "proxy_header_too_long",
+      "a version 2 header of 2065 bytes is over 2064",
+      15,
+    ),
+  },
+  {
+    name: "a v2 header whose TLV overruns it",
+    bytes: b(SIG, 0x21, 0x11, 0, 17, fill(12, 1), [0x05, 0, 3], [1, 2]),
+    error: proxyError(
+      "bad_proxy_header",
+      "TLV 0x05 of 3 bytes at offset 28 overruns the header",
+      30,
+    ),
+  },
+  {
+    name: "a v2 header ending in half a TLV",
+    bytes: b(SIG, 0x21, 0x11, 0, 14, fill(12, 1), [0x05, 0]),
+    error: proxyError(
+      "bad_proxy_header",
+      "2 bytes at offset 28 are not a TLV",
+      28,
+    ),
   },
 ];

@@ -22,6 +22,10 @@ import { decodeReply, type ReplyMessage } from "../../src/wire/reply.ts";
 import { decodeRequest, type Request } from "../../src/wire/request.ts";
 import type { Decoded } from "../../src/wire/result.ts";
 import {
+  decodeProxyHeader,
+  type ProxyHeader,
+} from "../../src/wire/proxy_header.ts";
+import {
   decodeUdpDatagram,
   type UdpDatagram,
 } from "../../src/wire/udp_datagram.ts";
@@ -45,6 +49,9 @@ const ERROR_CODES: ReadonlySet<string> = new Set([
   "unsupported_address_type",
   "empty_domain",
   "unassigned_reply",
+  "not_proxy_header",
+  "bad_proxy_header",
+  "proxy_header_too_long",
 ]);
 
 /** A decoder under fuzz: how to call it and what a `done` value must be. */
@@ -115,6 +122,7 @@ export const SUBJECTS: {
   udpDatagram: Subject<UdpDatagram>;
   address: Subject<SocksAddress>;
   addressAt3: Subject<SocksAddress>;
+  proxyHeader: Subject<ProxyHeader>;
 } = {
   greeting: {
     name: "decodeGreeting()",
@@ -242,6 +250,49 @@ export const SUBJECTS: {
         checkAddress(address, input, 3) === bytesRead,
         "bytesRead ends PORT",
       );
+      return bytesRead;
+    },
+  },
+  proxyHeader: {
+    name: "decodeProxyHeader()",
+    decode: decodeProxyHeader,
+    start: 0,
+    takesAll: false,
+    checkValue(header, input, bytesRead) {
+      const { version, command, source, destination, tlvs } = header;
+      check(version === (input[0] === 0x0d ? 2 : 1), "version from byte 0");
+      check(command === "proxy" || version === 2, "LOCAL is v2 only");
+      check((source === null) === (destination === null), "both or neither");
+      check(command === "proxy" || source === null, "LOCAL has no address");
+      for (const address of [source, destination]) {
+        if (address === null) continue;
+        check(
+          Number.isInteger(address.port) && address.port >= 0 &&
+            address.port <= 0xffff,
+          "port is 0-65535",
+        );
+      }
+      if (version === 1) {
+        check(tlvs.length === 0, "v1 has no TLVs");
+        check(bytesRead <= 107, "a v1 line is at most 107 bytes");
+        check(
+          input[bytesRead - 2] === 0x0d && input[bytesRead - 1] === 0x0a,
+          "a v1 line ends in CRLF",
+        );
+      } else {
+        check(
+          bytesRead === 16 + (input[14]! << 8 | input[15]!),
+          "bytesRead is 16 + LEN",
+        );
+        for (const tlv of tlvs) {
+          check(
+            tlv.value.buffer === input.buffer &&
+              tlv.value.byteOffset + tlv.value.length <=
+                input.byteOffset + bytesRead,
+            "a TLV is a view within the header",
+          );
+        }
+      }
       return bytesRead;
     },
   },

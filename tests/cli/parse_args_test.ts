@@ -62,6 +62,10 @@ describe("parseCommandLine()", () => {
       "--bind-without-session",
       "--external-address",
       "203.0.113.7",
+      "--proxy-protocol",
+      "10.0.0.0/16",
+      "--proxy-protocol",
+      "2001:db8::/32",
       "--max-connections",
       "100",
       "--max-connections-per-client",
@@ -101,6 +105,7 @@ describe("parseCommandLine()", () => {
       bindPorts: [40000, 40010],
       bindWithoutSession: true,
       externalAddress: "203.0.113.7",
+      proxyProtocol: ["10.0.0.0/16", "2001:db8::/32"],
       limits: {
         maxConnections: 100,
         maxConnectionsPerClient: 10,

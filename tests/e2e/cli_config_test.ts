@@ -245,6 +245,11 @@ describe("config file through the CLI", () => {
         'FILE: allow-no-auth[0]: Invalid CIDR "10.0.0.0/33"',
       ],
       [
+        "bad_balancer",
+        '{"proxy-protocol": ["10.0.0.1/24", "balancer"]}',
+        'FILE: proxy-protocol[1]: Invalid CIDR "balancer"',
+      ],
+      [
         "bad_metrics",
         '{"listen": ["127.0.0.1:0"], "metrics": "nope"}',
         'FILE: metrics: "nope" is not HOST:PORT',

@@ -26,6 +26,7 @@ edgesocks_connections_refused_total{reason="throttled"} 0
 edgesocks_handshakes_failed_total{reason="auth_failed"} 0
 edgesocks_handshakes_failed_total{reason="no_acceptable_method"} 0
 edgesocks_handshakes_failed_total{reason="protocol_error"} 0
+edgesocks_handshakes_failed_total{reason="proxy_header"} 0
 edgesocks_handshakes_failed_total{reason="socks4"} 0
 edgesocks_handshakes_failed_total{reason="timeout"} 0
 # HELP edgesocks_auth_failures_total Username/password logins rejected.
@@ -165,7 +166,7 @@ describe("Metrics", () => {
     const exposition = parse(metrics.render());
     assert.equal(exposition.types.size, 13);
     assert.equal(exposition.helps.size, 13);
-    assert.equal(exposition.values.size, 43);
+    assert.equal(exposition.values.size, 44);
     assert.equal(
       exposition.values.get(
         'edgesocks_replies_total{command="connect",code="05"}',
@@ -224,6 +225,7 @@ describe("Metrics", () => {
     metrics.handshakeFailed("auth_failed");
     metrics.handshakeFailed("auth_failed");
     metrics.handshakeFailed("socks4");
+    metrics.handshakeFailed("proxy_header");
     metrics.authFailed();
     metrics.authFailed();
     metrics.loginThrottled();
@@ -231,6 +233,7 @@ describe("Metrics", () => {
       'edgesocks_handshakes_failed_total{reason="auth_failed"} 2',
       'edgesocks_handshakes_failed_total{reason="no_acceptable_method"} 0',
       'edgesocks_handshakes_failed_total{reason="protocol_error"} 0',
+      'edgesocks_handshakes_failed_total{reason="proxy_header"} 1',
       'edgesocks_handshakes_failed_total{reason="socks4"} 1',
       'edgesocks_handshakes_failed_total{reason="timeout"} 1',
     ]);

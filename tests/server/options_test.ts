@@ -59,6 +59,28 @@ describe("resolveOptions", () => {
     assert.equal(config.logger, logger);
   });
 
+  it("resolveOptions() trusts PROXY headers only from proxyProtocol's networks", () => {
+    const none = resolveOptions({ listen: "127.0.0.1:0" });
+    assert.equal(none.sendsProxyHeader("127.0.0.1"), false);
+    const config = resolveOptions({
+      listen: "127.0.0.1:0",
+      proxyProtocol: ["10.1.0.0/16", "2001:db8::1"],
+    });
+    assert.equal(config.sendsProxyHeader("10.1.255.3"), true);
+    assert.equal(config.sendsProxyHeader("::ffff:10.1.0.9"), true);
+    assert.equal(config.sendsProxyHeader("10.2.0.1"), false);
+    assert.equal(config.sendsProxyHeader("2001:db8::1"), true);
+    assert.equal(config.sendsProxyHeader("2001:db8::2"), false);
+    rejects(
+      { proxyProtocol: ["10.0.0.0/8", "10.0.0.0/33"] },
+      /^Invalid option proxyProtocol\[1\]: Invalid CIDR "10.0.0.0\/33"/,
+    );
+    rejects(
+      { proxyProtocol: "10.0.0.0/8" as unknown as string[] },
+      "Invalid option proxyProtocol: it is not a list of CIDRs",
+    );
+  });
+
   it("resolveOptions() names listen for an address it cannot parse", () => {
     rejects(
       { listen: "nonsense" },

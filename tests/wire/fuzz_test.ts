@@ -11,10 +11,13 @@ import {
   ADDRESS_INVALID,
   ADDRESS_VECTORS,
   b,
+  fill,
   GREETING_INVALID,
   GREETING_VECTORS,
   METHOD_SELECTION_INVALID,
   METHOD_SELECTION_VECTORS,
+  PROXY_INVALID,
+  PROXY_VECTORS,
   REPLY_INVALID,
   REPLY_VECTORS,
   REQUEST_INVALID,
@@ -162,5 +165,17 @@ describe("fuzz", () => {
     seed: 0x5eed0009,
     corpus: prefixed(framesOf(ADDRESS_VECTORS, ADDRESS_INVALID)),
     lengthAt: () => [3, 4],
+  });
+  itFuzzes({
+    subject: SUBJECTS.proxyHeader,
+    seed: 0x5eed000a,
+    // Valid headers also with a greeting behind, as on the wire: a
+    // mutated text line is rarely still valid, mutated trailing bytes are.
+    corpus: [
+      ...framesOf(PROXY_VECTORS, PROXY_INVALID),
+      ...PROXY_VECTORS.map((v) => b(v.bytes, 5, 2, 0, 2, fill(16, 0))),
+    ],
+    // The v2 version/command, family and length bytes.
+    lengthAt: (bytes) => bytes[0] === 0x0d ? [12, 13, 14, 15] : [],
   });
 });

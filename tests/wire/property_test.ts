@@ -21,6 +21,11 @@ import {
   encodeMethodSelection,
 } from "../../src/wire/method_selection.ts";
 import { decodeReply, encodeReply } from "../../src/wire/reply.ts";
+import {
+  decodeProxyHeader,
+  encodeProxyHeader,
+  type ProxyHeader,
+} from "../../src/wire/proxy_header.ts";
 import { decodeRequest, encodeRequest } from "../../src/wire/request.ts";
 import {
   decodeUdpDatagram,
@@ -259,6 +264,48 @@ describe("round trips", () => {
     );
   });
 
+  it("decodeProxyHeader(encodeProxyHeader(x)) is x for both versions, any chunking", () => {
+    const port = fc.integer({ min: 0, max: 0xffff });
+    const pair = fc.oneof(
+      fc.tuple(ipv4Bytes, ipv4Bytes).map(([a, b]) => [
+        formatIPv4(a),
+        formatIPv4(b),
+      ]),
+      fc.tuple(ipv6Bytes, ipv6Bytes).map(([a, b]) => [
+        formatIPv6(a),
+        formatIPv6(b),
+      ]),
+    );
+    const tlv = fc.record({
+      type: byte,
+      value: fc.uint8Array({ maxLength: 40 }),
+    }, PLAIN);
+    const header = fc.record({
+      version: fc.constantFrom(1 as const, 2 as const),
+      pair,
+      ports: fc.tuple(port, port),
+      tlvs: fc.array(tlv, { maxLength: 4 }),
+      cuts: fc.array(fc.nat({ max: 300 }), { maxLength: 4 }),
+    });
+    fc.assert(
+      fc.property(header, ({ version, pair, ports, tlvs, cuts }) => {
+        const value: ProxyHeader = {
+          version,
+          command: "proxy",
+          source: { host: pair[0]!, port: ports[0] },
+          destination: { host: pair[1]!, port: ports[1] },
+          tlvs: version === 1 ? [] : tlvs,
+        };
+        const bytes = encodeProxyHeader(value);
+        if (version === 1) assert.ok(bytes.length <= 107);
+        const fed = feedChunks(decodeProxyHeader, chunkAt(bytes, cuts));
+        assertDone(fed.results.at(-1)!, value, bytes.length);
+        assert.equal(fed.leftover.length, 0);
+      }),
+      RUNS,
+    );
+  });
+
   it("decodeUdpDatagram(encodeUdpDatagram(x)) is x for random payloads", () => {
     const datagram: fc.Arbitrary<UdpDatagram> = fc.record({
       frag: byte,
@@ -319,6 +366,7 @@ describe("arbitrary bytes", () => {
   itKeepsContract(SUBJECTS.udpDatagram);
   itKeepsContract(SUBJECTS.address);
   itKeepsContract(SUBJECTS.addressAt3);
+  itKeepsContract(SUBJECTS.proxyHeader);
 });
 
 // --- Address text -----------------------------------------------------------

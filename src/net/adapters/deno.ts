@@ -170,12 +170,17 @@ export const network: Network = {
         port: listener.addr.port,
       },
       async accept() {
-        if (closed) return null;
-        try {
-          return new DenoConnection(await listener.accept());
-        } catch (error) {
+        for (;;) {
           if (closed) return null;
-          throw error;
+          try {
+            return new DenoConnection(await listener.accept());
+          } catch (error) {
+            if (closed) return null;
+            // The peer reset before the accept (as a load balancer's
+            // health check does): nothing to hand over, take the next.
+            if ((error as Error)?.name === "NotConnected") continue;
+            throw error;
+          }
         }
       },
       close() {

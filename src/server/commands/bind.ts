@@ -35,7 +35,7 @@ export const bindCommand: CommandHandler = async (context) => {
   const { destination } = request;
   const isName = destination.type === AddressType.Domain;
   const decision = config.rules.check({
-    client: client.remoteAddress.host,
+    client: context.clientAddress.host,
     user,
     command: "bind",
     name: isName ? destination.host : null,
@@ -48,7 +48,7 @@ export const bindCommand: CommandHandler = async (context) => {
     await sendReply(context, { reply: Reply.NotAllowed });
     return;
   }
-  const sessionHost = sessions.outboundHost(client.remoteAddress.host, user);
+  const sessionHost = sessions.outboundHost(context.clientAddress.host, user);
   if (sessionHost === null && !config.bindWithoutSession) {
     record.end = "BIND needs an open CONNECT tunnel from this client";
     await sendReply(context, { reply: Reply.NotAllowed });

@@ -37,7 +37,7 @@ export const connectCommand: CommandHandler = async (context) => {
   }
   scope.adopt(target);
   const release = sessions.open(
-    client.remoteAddress.host,
+    context.clientAddress.host,
     context.user,
     target.localAddress.host,
   );
@@ -68,7 +68,7 @@ export const connectCommand: CommandHandler = async (context) => {
 // The dial, in a function of its own so that its controller and rule check
 // are let go once it is over instead of living as long as the tunnel.
 async function dialFor(context: RequestContext): Promise<Connection> {
-  const { client, request, server, scope } = context;
+  const { request, server, scope } = context;
   const { config } = server;
   const controller = new AbortController();
   const dialled = scope.abortOnClose(controller);
@@ -79,7 +79,7 @@ async function dialFor(context: RequestContext): Promise<Connection> {
       controller,
       permit: (address) =>
         config.rules.check({
-          client: client.remoteAddress.host,
+          client: context.clientAddress.host,
           user: context.user,
           command: "connect",
           name: request.destination.type === AddressType.Domain

@@ -23,7 +23,7 @@ import { AddressType, Reply } from "../../wire/constants.ts";
  */
 export const udpAssociateCommand: CommandHandler = async (context) => {
   const { client, request, server, scope, record } = context;
-  const clientIp = client.remoteAddress.host;
+  const clientIp = context.clientAddress.host;
   // DST names where the client will send from, often zeros; some clients
   // put the target there instead, so the port binds only when the address
   // is the client's own.

@@ -110,8 +110,14 @@ export async function startMicrosocks(
   return { endpoint: { host: "127.0.0.1", port }, stop };
 }
 
-// Polls until a TCP connect succeeds: bounded to 50 tries, 5 s.
-async function untilListening(child: ChildProcess, port: number) {
+/**
+ * Polls until a TCP connect to 127.0.0.1:`port` succeeds, failing if
+ * `child` exits first: bounded to 50 tries, 5 s.
+ */
+export async function untilListening(
+  child: ChildProcess,
+  port: number,
+): Promise<void> {
   for (let attempt = 0; attempt < 50; attempt++) {
     if (child.exitCode !== null) {
       throw new Error(`it exited with ${child.exitCode}`);
@@ -126,7 +132,7 @@ async function untilListening(child: ChildProcess, port: number) {
         socket.once("error", () => resolve(false));
       }),
       1_000,
-      `connecting to microsocks on port ${port}`,
+      `connecting to port ${port}`,
     ).catch(() => false);
     if (ok) return;
     await delay(100);
