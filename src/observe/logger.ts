@@ -54,6 +54,15 @@ export interface Logger {
 /**
  * Where a batching logger writes: one chunk of whole lines at a time. The
  * logger never has two writes in flight, so a sink need not queue.
+ *
+ * @example
+ * ```ts
+ * import { appendFile } from "node:fs";
+ * import type { LogSink } from "./logger.ts";
+ * const sink: LogSink = {
+ *   write: (chunk, done) => appendFile("access.log", chunk, () => done()),
+ * };
+ * ```
  */
 export interface LogSink {
   /**
@@ -95,6 +104,19 @@ export type LoggerOptions =
 /**
  * A logger that formats records as lines; {@linkcode createLogger} makes
  * one.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "./logger.ts";
+ * const logger = createLogger({
+ *   level: "info",
+ *   format: "json",
+ *   sink: { write: (chunk, done) => (console.log(chunk.trimEnd()), done()) },
+ * });
+ * logger.log({ level: "info", msg: "listening" });
+ * await logger.flush(); // written
+ * console.log(logger.dropped); // 0
+ * ```
  */
 export interface LineLogger extends Logger {
   /** Lines dropped because the sink fell more than `maxBuffered` behind. */

@@ -219,7 +219,7 @@ describe("createLogger({ sink })", () => {
     assert.equal(writes.length, 1);
     assert.match(
       writes[0]!,
-      /^\S+ INFO  closing signal=SIGTERM\n\S+ WARN  late\n$/,
+      /^\S+ INFO {2}closing signal=SIGTERM\n\S+ WARN {2}late\n$/,
     );
     logger.flushSync();
     assert.equal(writes.length, 1);
