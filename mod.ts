@@ -55,11 +55,13 @@ export {
 export * from "./src/rules/mod.ts";
 export {
   createLogger,
+  type LineLogger,
   LOG_LEVELS,
   type Logger,
   type LoggerOptions,
   type LogLevel,
   type LogRecord,
+  type LogSink,
 } from "./src/observe/logger.ts";
 export type {
   Connection,

@@ -4,7 +4,7 @@
  * table of medians over `--rounds` rounds:
  *
  * ```sh
- * deno task bench [--rounds 3] [--quick] [--peers] [--servers direct,deno,bun,node,microsocks,dante]
+ * deno task bench [--rounds 3] [--quick] [--peers] [--servers direct,deno,deno-warn,bun,bun-warn,node,node-warn,microsocks,dante]
  * npm run bench   # the same
  * ```
  *
@@ -14,6 +14,10 @@
  * - Connection rate: 50 clients at once, each doing greeting, RFC 1929
  *   login, CONNECT, a 32-byte echo and the close, for a fixed time; the rate
  *   and the p50/p99 time per connection.
+ * - The access log's cost: edgesocks runs as users run it, with the
+ *   default log level (`info`: one JSON access line per request, stderr to
+ *   a file); the `-warn` rows run the handshake test again at
+ *   `--log-level warn`, beside them, with the server's CPU per connection.
  * - Latency: 64-byte ping-pong through an open tunnel, p50/p99, and what the
  *   proxy adds to the direct round trip.
  * - Memory: the server's RSS idle and with 2,000 idle tunnels, and the KiB
@@ -355,6 +359,8 @@ interface ServerSpec {
   user: string;
   /** The port to probe; undefined: read it from the `listening on` line. */
   port?: number;
+  /** Runs the handshake test only (the `-warn` rows). */
+  connOnly?: boolean;
 }
 
 interface Server {
@@ -486,46 +492,44 @@ function serverSpecs(wanted: Set<string>): ServerSpec[] {
     "127.0.0.1:0",
     "--user",
     `${USER}:${PASSWORD}`,
-    "--log-level",
-    "warn",
   ];
   const user = `${USER}:${PASSWORD}`;
-  if (wanted.has("deno")) {
-    specs.push({
-      name: "deno",
-      label: "edgesocks on Deno",
-      command: [
-        `${bin}/deno`,
-        "run",
-        "-A",
-        "--unstable-net",
-        `${root}src/cli/main.ts`,
-        ...edgesocksArgs,
-      ],
-      user,
-    });
-  }
-  if (wanted.has("bun")) {
-    specs.push({
-      name: "bun",
-      label: "edgesocks on Bun",
-      command: [`${bin}/bun`, `${root}src/cli/main.ts`, ...edgesocksArgs],
-      user,
-    });
-  }
-  if (wanted.has("node")) {
-    // The pinned Active LTS runs the sources as `npm start` does.
-    specs.push({
-      name: "node",
-      label: "edgesocks on Node",
-      command: [
-        `${root}node_modules/node26/bin/node`,
-        `${root}src/cli/main.ts`,
-        ...edgesocksArgs,
-      ],
-      user,
-    });
-  }
+  // Each runtime at the default log level, and again at warn.
+  const edgesocks = (name: string, label: string, command: string[]) => {
+    if (wanted.has(name)) {
+      specs.push({
+        name,
+        label,
+        command: [...command, ...edgesocksArgs],
+        user,
+      });
+    }
+    if (wanted.has(`${name}-warn`)) {
+      specs.push({
+        name: `${name}-warn`,
+        label: `${label}, --log-level warn`,
+        command: [...command, ...edgesocksArgs, "--log-level", "warn"],
+        user,
+        connOnly: true,
+      });
+    }
+  };
+  edgesocks("deno", "edgesocks on Deno", [
+    `${bin}/deno`,
+    "run",
+    "-A",
+    "--unstable-net",
+    `${root}src/cli/main.ts`,
+  ]);
+  edgesocks("bun", "edgesocks on Bun", [
+    `${bin}/bun`,
+    `${root}src/cli/main.ts`,
+  ]);
+  // The pinned Active LTS runs the sources, as `npm start` does.
+  edgesocks("node", "edgesocks on Node", [
+    `${root}node_modules/node26/bin/node`,
+    `${root}src/cli/main.ts`,
+  ]);
   const microsocks = dpkgVersion("microsocks");
   if (wanted.has("microsocks") && microsocks !== null) {
     const port = freePort();
@@ -592,6 +596,8 @@ interface Measured {
   genShare: number;
   /** The server's CPU seconds from the generator's start to its result, over that time. */
   serverShare: number;
+  /** Those CPU seconds. */
+  serverCpu: number;
 }
 
 async function measure(
@@ -622,6 +628,7 @@ async function measure(
     genCpu,
     genShare: genCpu / Number(result.wall),
     serverShare: serverCpu / wall,
+    serverCpu,
   };
 }
 
@@ -866,6 +873,7 @@ function table(rows: readonly Row[], memories: Map<string, Memory>): string[] {
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const row of rows) {
+    if (row.server?.spec.connOnly) continue;
     const tput = (test: Test) => {
       const mbps = value(row, test, "mbps");
       if (direct === undefined) return mb(mbps);
@@ -966,6 +974,7 @@ function cpuTable(rows: readonly Row[]): string[] {
     `| --- |${TESTS.map(() => " ---: |").join("")}`,
   ];
   for (const row of rows) {
+    if (row.server?.spec.connOnly) continue;
     const cells = TESTS.map((test) => {
       const runs = row.runs.get(test)!;
       return `${fixed(median(runs.map((m) => m.genCpu)), 2)} s (${
@@ -993,7 +1002,7 @@ function efficiencyTable(rows: readonly Row[]): string[] {
     `| --- |${tests.map(() => " ---: |").join("")}`,
   ];
   for (const row of rows) {
-    if (row.server === null) continue;
+    if (row.server === null || row.server.spec.connOnly) continue;
     const cells = tests.map((test) => {
       const key = test === "conn" ? "rate" : "mbps";
       return fixed(
@@ -1008,11 +1017,50 @@ function efficiencyTable(rows: readonly Row[]): string[] {
   return out;
 }
 
+/**
+ * The handshake test at the default log level beside `--log-level warn`:
+ * what the access log costs each runtime, in rate, tail and server CPU.
+ */
+function logTable(rows: readonly Row[]): string[] {
+  const conn = (row: Row, key: string) =>
+    median(row.runs.get("conn")!.map((m) => Number(m.result[key])));
+  const cpuPerConnection = (row: Row) =>
+    median(
+      row.runs.get("conn")!.map((m) =>
+        m.serverCpu / Number(m.result.completed) * 1e6
+      ),
+    );
+  const out = [
+    `The access log's cost: handshakes (${CONCURRENCY} clients) at the default log level (info: one JSON line per request, stderr to a file) and at --log-level warn, medians:`,
+    "",
+    "| server | handshakes/s info | warn | info ÷ warn | p99 ms info / warn | server CPU µs per connection info / warn |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const row of rows) {
+    const warn = rows.find((other) => other.name === `${row.name}-warn`);
+    if (row.server === null || row.server.spec.connOnly) continue;
+    const pair = (f: (r: Row) => number, digits: number) =>
+      `${fixed(f(row), digits)} / ${warn ? fixed(f(warn), digits) : "–"}`;
+    const rate = conn(row, "rate");
+    const warnRate = warn ? conn(warn, "rate") : NaN;
+    out.push(
+      `| ${row.name} | ${fixed(rate, 0)} | ${fixed(warnRate, 0)} | ${
+        fixed(rate / warnRate, 2)
+      } | ${pair((r) => conn(r, "p99_ms"), 1)} | ${
+        pair(cpuPerConnection, 0)
+      } |`,
+    );
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
   const wanted = new Set(
-    (flags.servers ?? "direct,deno,bun,node,microsocks,dante").split(","),
+    (flags.servers ??
+      "direct,deno,deno-warn,bun,bun-warn,node,node-warn,microsocks,dante")
+      .split(","),
   );
   mkdirSync(work, { recursive: true });
   run("cc", ["-O2", "-Wall", "-o", loadgen, `${root}scripts/bench/loadgen.c`]);
@@ -1038,11 +1086,13 @@ async function main(): Promise<void> {
   const memories = new Map<string, Memory>();
   for (const { name, server } of rows) {
     if (server === null) continue;
-    console.error(`memory and stalled reader: ${name}`);
-    memories.set(name, await memory(server));
     // Warm-up (JIT, buffer pools), not recorded.
     const warm = { cpu: GENERATOR_CPU, what: `${name} warm-up` };
-    await measure(server, words(`tput --bytes ${64 * MiB} --dir up`), warm);
+    if (!server.spec.connOnly) {
+      console.error(`memory and stalled reader: ${name}`);
+      memories.set(name, await memory(server));
+      await measure(server, words(`tput --bytes ${64 * MiB} --dir up`), warm);
+    }
     await measure(server, words(`conn --seconds 0.3`), warm);
   }
   // Rounds outside, servers inside: noise from the rest of the machine
@@ -1050,6 +1100,7 @@ async function main(): Promise<void> {
   for (let round = 1; round <= settings.rounds; round++) {
     for (const test of TESTS) {
       for (const row of rows) {
+        if (row.server?.spec.connOnly && test !== "conn") continue;
         console.error(`round ${round}/${settings.rounds}: ${row.name} ${test}`);
         row.runs.get(test)!.push(await runTest(row.server, test));
       }
@@ -1057,7 +1108,7 @@ async function main(): Promise<void> {
   }
   const soaks = new Map<string, Soak>();
   for (const { name, server } of rows) {
-    if (server === null) continue;
+    if (server === null || server.spec.connOnly) continue;
     console.error(`soak: ${name}, ${settings.soakSeconds} s`);
     soaks.set(name, await soak(server));
   }
@@ -1074,6 +1125,8 @@ async function main(): Promise<void> {
       ...cpuTable(rows),
       "",
       ...efficiencyTable(rows),
+      "",
+      ...logTable(rows),
       "",
       `Finished: ${new Date().toISOString()}, load average ${loadAverage()}`,
     ].join("\n"),

@@ -20,7 +20,12 @@ import {
   parseCommandLine,
 } from "./parse_args.ts";
 import { type Settings, UsageError } from "./settings.ts";
-import { createLogger, type Logger } from "../observe/logger.ts";
+import { stderrSink } from "./stderr_sink.ts";
+import {
+  createLogger,
+  type LineLogger,
+  type Logger,
+} from "../observe/logger.ts";
 import { serveMetrics } from "../observe/metrics_server.ts";
 import type { ServeOptions } from "../server/options.ts";
 import { runtimeNetwork } from "../net/runtime_network.ts";
@@ -30,6 +35,37 @@ import { VERSION } from "../version.ts";
 import { formatHostPort, parseHostPort } from "../wire/address.ts";
 
 type ServeCommand = Extract<Command, { kind: "serve" }>;
+
+/** How long an exiting process waits for the log output to take its last lines. */
+const LOG_FLUSH_MS = 2_000;
+
+// The serve command's logger, flushed on every way out of the process.
+let log: LineLogger | null = null;
+
+async function flushLog(): Promise<void> {
+  if (log === null) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    log.flush(),
+    new Promise((resolve) => timer = setTimeout(resolve, LOG_FLUSH_MS)),
+  ]);
+  clearTimeout(timer);
+}
+
+// A second signal and a crash end the process without returning through
+// main(): the lines still queued go out first.
+process.on("exit", () => log?.flushSync());
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (error: unknown) => {
+    const text = (error as Error)?.stack ?? String(error);
+    if (log === null) {
+      process.stderr.write(`edgesocks: ${text}\n`);
+      process.exit(1);
+    }
+    log.log({ level: "error", msg: "crashed", error: text });
+    void flushLog().then(() => process.exit(1));
+  });
+}
 
 async function main(args: string[]): Promise<number> {
   const command = parseCommandLine(args);
@@ -52,8 +88,9 @@ async function serveCommand(command: ServeCommand): Promise<number> {
   const logger = createLogger({
     level: settings.logLevel ?? "info",
     format: settings.logFormat ?? (process.stderr.isTTY ? "text" : "json"),
-    write: (line) => process.stderr.write(`${line}\n`),
+    sink: stderrSink(),
   });
+  log = logger;
   const options = await serveOptions(settings, logger);
   let server;
   try {
@@ -61,6 +98,7 @@ async function serveCommand(command: ServeCommand): Promise<number> {
   } catch (error) {
     throw asUsageError(error);
   }
+  server.metrics.observeLog(logger);
   for (const address of server.addresses) {
     process.stdout.write(`edgesocks listening on ${formatHostPort(address)}\n`);
   }
@@ -225,4 +263,5 @@ try {
   );
   process.exitCode = usage ? 2 : 1;
 }
+await flushLog();
 process.exit();

@@ -273,6 +273,12 @@ export class Metrics {
     "Destination name lookups that failed.",
     { type: "counter" },
   );
+  readonly #logDropped = new Family(
+    "log_lines_dropped_total",
+    "Log lines dropped because the log output fell too far behind.",
+    { type: "counter" },
+  );
+  #log: { readonly dropped: number } | null = null;
 
   // Series touched per chunk or per datagram, looked up once.
   readonly #bytesUp = this.#bytes.series("up");
@@ -374,6 +380,14 @@ export class Metrics {
   }
 
   /**
+   * Reports `log.dropped` (a batching logger's count of dropped lines) as
+   * `edgesocks_log_lines_dropped_total`, read at each render.
+   */
+  observeLog(log: { readonly dropped: number }): void {
+    this.#log = log;
+  }
+
+  /**
    * Every metric in the Prometheus text format 0.0.4, in a fixed order,
    * ending with a newline.
    */
@@ -392,6 +406,8 @@ export class Metrics {
     this.#datagrams.render(lines);
     this.#dnsDuration.render(lines);
     this.#dnsFailures.render(lines);
+    if (this.#log !== null) this.#logDropped.series().value = this.#log.dropped;
+    this.#logDropped.render(lines);
     return lines.join("\n") + "\n";
   }
 }

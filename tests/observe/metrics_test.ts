@@ -76,6 +76,9 @@ edgesocks_dns_lookup_duration_seconds_count 0
 # HELP edgesocks_dns_lookup_failures_total Destination name lookups that failed.
 # TYPE edgesocks_dns_lookup_failures_total counter
 edgesocks_dns_lookup_failures_total 0
+# HELP edgesocks_log_lines_dropped_total Log lines dropped because the log output fell too far behind.
+# TYPE edgesocks_log_lines_dropped_total counter
+edgesocks_log_lines_dropped_total 0
 `;
 
 // The sample lines (not comments) of `family`: those whose metric name is
@@ -164,8 +167,8 @@ describe("Metrics", () => {
     metrics.dnsLookup(0.3, true);
     metrics.connectionRefused('odd "reason"\n\\' as RefusalReason);
     const exposition = parse(metrics.render());
-    assert.equal(exposition.types.size, 13);
-    assert.equal(exposition.helps.size, 13);
+    assert.equal(exposition.types.size, 14);
+    assert.equal(exposition.helps.size, 14);
     assert.equal(exposition.values.size, 44);
     assert.equal(
       exposition.values.get(
@@ -188,6 +191,19 @@ describe("Metrics", () => {
     assert.throws(() => parse("# TYPE a counter\na{b=c} 1\n"), /HELP before/);
     assert.throws(() => parse("# HELP a x\n# TYPE a counter\na 1 2\n"));
     assert.throws(() => parse(FRESH.slice(0, -1)), /ends with a newline/);
+  });
+
+  it("observeLog() reports the logger's dropped lines at each render", () => {
+    const metrics = new Metrics();
+    const log = { dropped: 0 };
+    metrics.observeLog(log);
+    assert.deepEqual(samples(metrics, "log_lines_dropped_total"), [
+      "edgesocks_log_lines_dropped_total 0",
+    ]);
+    log.dropped = 7;
+    assert.deepEqual(samples(metrics, "log_lines_dropped_total"), [
+      "edgesocks_log_lines_dropped_total 7",
+    ]);
   });
 
   it("connection events move the counters and the active gauge", () => {
