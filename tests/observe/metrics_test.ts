@@ -169,7 +169,7 @@ describe("Metrics", () => {
     const exposition = parse(metrics.render());
     assert.equal(exposition.types.size, 14);
     assert.equal(exposition.helps.size, 14);
-    assert.equal(exposition.values.size, 44);
+    assert.equal(exposition.values.size, 45);
     assert.equal(
       exposition.values.get(
         'edgesocks_replies_total{command="connect",code="05"}',
