@@ -19,7 +19,10 @@
 export type CommandName = "connect" | "bind" | "udp";
 
 /**
- * Why the server closed a client connection right after accepting it.
+ * Why the server closed a client connection right after accepting it (or,
+ * for `pending_evicted`, in its handshake, to give its slot to a client
+ * from a less busy address; `limit`: also a request answered 01 by a
+ * per-user limit).
  *
  * @example
  * ```ts
@@ -32,6 +35,9 @@ export const REFUSAL_REASONS = [
   "limit",
   "throttled",
   "closing",
+  "pending_per_client",
+  "pending_full",
+  "pending_evicted",
 ] as const;
 /** One of {@linkcode REFUSAL_REASONS}. */
 export type RefusalReason = typeof REFUSAL_REASONS[number];

@@ -7,7 +7,8 @@
  */
 
 import type { Connection } from "../net/connection.ts";
-import { type LimitKind, releaseNothing } from "./limits.ts";
+import { LIMIT_KINDS, type LimitKind, releaseNothing } from "./limits.ts";
+import type { PendingRefusal } from "./pending.ts";
 import type { ServerState } from "./context.ts";
 import { formatHostPort } from "../wire/address.ts";
 import { Command } from "../wire/constants.ts";
@@ -89,12 +90,17 @@ export function admitRequest(
 export function refuseClient(
   server: ServerState,
   conn: Connection,
-  why: { refused: "throttled" | "rule" | LimitKind; rule?: string },
+  why: {
+    refused: "throttled" | "rule" | LimitKind | PendingRefusal;
+    rule?: string;
+  },
 ): void {
   conn.close();
   const { refused } = why;
   server.metrics.connectionRefused(
-    refused === "rule" || refused === "throttled" ? refused : "limit",
+    (LIMIT_KINDS as readonly string[]).includes(refused)
+      ? "limit"
+      : refused as Exclude<typeof refused, LimitKind>,
   );
   server.config.logger.log({
     level: "warn",

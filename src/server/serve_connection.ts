@@ -89,11 +89,16 @@ export async function serveConnection(
   const started = Date.now();
   const clientText = formatHostPort(client.remoteAddress);
   const { metrics } = server;
-  const handshaking = server.limits.acquire("maxPendingHandshakes");
-  if (handshaking === null) {
-    refuseClient(server, client, { refused: "maxPendingHandshakes" });
+  let evicted = false;
+  const slot = server.pending.admit(client.remoteAddress.host, () => {
+    evicted = true;
+    client.close();
+  });
+  if ("refused" in slot) {
+    refuseClient(server, client, slot);
     return;
   }
+  const handshaking = slot.release;
   metrics.connectionAccepted();
   let timedOut = false;
   // The catch logs a timeout with its error; the finally must not again.
@@ -109,7 +114,7 @@ export async function serveConnection(
     handshaking();
     // A request decoded after the timer closed the client (a slow
     // authenticate with a pipelined request) is not served.
-    if (negotiated === null || timedOut) return;
+    if (negotiated === null || timedOut || evicted) return;
     const { request, leftover, user } = negotiated;
     record = {
       client: clientText,
@@ -164,6 +169,15 @@ export async function serveConnection(
     handshaking();
     client.close();
     metrics.connectionClosed();
+    if (evicted && record === null) {
+      metrics.connectionRefused("pending_evicted");
+      logger.log({
+        level: "warn",
+        msg: "refused",
+        client: clientText,
+        reason: "pending_evicted",
+      });
+    }
     if (timedOut && record === null) metrics.handshakeFailed("timeout");
     if (record !== null) {
       logger.log({

@@ -12,6 +12,7 @@ import { serveConnection } from "./serve_connection.ts";
 import { SessionTable } from "./sessions.ts";
 import { admitClient, refuseClient } from "./admission.ts";
 import { Limits } from "./limits.ts";
+import { PendingHandshakes } from "./pending.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { upstreamNetwork } from "./upstream.ts";
 import { LoginThrottle } from "../auth/login_throttle.ts";
@@ -146,6 +147,7 @@ export class Server {
     this.#state.config = {
       ...config,
       limits: current.limits,
+      clientIpv6Prefix: current.clientIpv6Prefix,
       loginThrottle: current.loginThrottle,
       upstream: current.upstream,
     };
@@ -263,6 +265,11 @@ export async function startServer(
       metrics,
       sessions: new SessionTable(),
       limits: new Limits(config.limits),
+      pending: new PendingHandshakes({
+        max: config.limits.maxPendingHandshakes,
+        perClient: config.limits.maxPendingHandshakesPerClient,
+        ipv6Prefix: config.clientIpv6Prefix,
+      }),
       throttle: new LoginThrottle(config.loginThrottle),
     },
     listeners,

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { clientKey, PendingHandshakes } from "../../src/server/pending.ts";
+
+// Admits `count` clients from `ip`, recording evictions in `evicted`.
+function fill(
+  pending: PendingHandshakes,
+  ip: string,
+  count: number,
+  evicted: string[],
+): (() => void)[] {
+  const releases: (() => void)[] = [];
+  for (let i = 0; i < count; i++) {
+    const slot = pending.admit(ip, () => evicted.push(`${ip}#${i}`));
+    assert.ok("release" in slot, `${ip}#${i} gets a slot`);
+    releases.push(slot.release);
+  }
+  return releases;
+}
+
+describe("PendingHandshakes", () => {
+  it("admit() refuses one more than the per-client cap, and only for that client", () => {
+    const pending = new PendingHandshakes({
+      max: 100,
+      perClient: 3,
+      ipv6Prefix: 64,
+    });
+    const releases = fill(pending, "127.0.0.2", 3, []);
+    assert.deepEqual(pending.admit("127.0.0.2", () => {}), {
+      refused: "pending_per_client",
+    });
+    assert.ok("release" in pending.admit("127.0.0.1", () => {}));
+    releases[0]!();
+    releases[0]!(); // a second release gives back nothing more
+    assert.equal(pending.held("127.0.0.2"), 2);
+    assert.equal(pending.size, 3);
+    assert.ok("release" in pending.admit("127.0.0.2", () => {}));
+    assert.equal(pending.held("127.0.0.2"), 3);
+  });
+
+  it("admit() gives a newcomer the oldest slot of the busiest address when all are taken", () => {
+    const pending = new PendingHandshakes({
+      max: 6,
+      perClient: 4,
+      ipv6Prefix: 64,
+    });
+    const evicted: string[] = [];
+    fill(pending, "10.0.0.1", 4, evicted);
+    fill(pending, "10.0.0.2", 2, evicted);
+    const slot = pending.admit("10.0.0.3", () => evicted.push("newcomer"));
+    assert.ok("release" in slot);
+    assert.deepEqual(evicted, ["10.0.0.1#0"]);
+    assert.equal(pending.size, 6);
+    assert.equal(pending.held("10.0.0.1"), 3);
+    // The next newcomer takes the busiest address's next-oldest slot.
+    assert.ok("release" in pending.admit("10.0.0.4", () => {}));
+    assert.deepEqual(evicted, ["10.0.0.1#0", "10.0.0.1#1"]);
+    assert.equal(pending.held("10.0.0.1"), 2);
+    // Now every address holds at most 2: a newcomer would only tie.
+    assert.equal(pending.held("10.0.0.2"), 2);
+  });
+
+  it("admit() refuses a newcomer that would tie with the busiest address", () => {
+    const pending = new PendingHandshakes({
+      max: 4,
+      perClient: 4,
+      ipv6Prefix: 64,
+    });
+    const evicted: string[] = [];
+    fill(pending, "10.0.0.1", 2, evicted);
+    fill(pending, "10.0.0.2", 2, evicted);
+    assert.deepEqual(pending.admit("10.0.0.1", () => {}), {
+      refused: "pending_full",
+    });
+    // A fresh address would hold 1 against 2: it gets in.
+    assert.ok("release" in pending.admit("10.0.0.3", () => {}));
+    assert.deepEqual(evicted, ["10.0.0.1#0"]);
+    // 10.0.0.2 is now the busiest, with 2.
+    assert.ok("release" in pending.admit("10.0.0.4", () => {}));
+    assert.deepEqual(evicted, ["10.0.0.1#0", "10.0.0.2#0"]);
+    // Every address holds 1: one more would only churn.
+    assert.deepEqual(pending.admit("10.0.0.5", () => {}), {
+      refused: "pending_full",
+    });
+    assert.equal(evicted.length, 2);
+  });
+
+  it("admit() releasing an evicted slot changes nothing", () => {
+    const pending = new PendingHandshakes({
+      max: 2,
+      perClient: 2,
+      ipv6Prefix: 64,
+    });
+    const evicted: string[] = [];
+    const [oldest] = fill(pending, "10.0.0.1", 2, evicted);
+    assert.ok("release" in pending.admit("10.0.0.9", () => {}));
+    assert.deepEqual(evicted, ["10.0.0.1#0"]);
+    oldest!();
+    assert.equal(pending.size, 2);
+    assert.equal(pending.held("10.0.0.1"), 1);
+  });
+
+  it("counts IPv6 clients per prefix", () => {
+    const pending = new PendingHandshakes({
+      max: 0,
+      perClient: 2,
+      ipv6Prefix: 64,
+    });
+    fill(pending, "2001:db8:0:1::1", 1, []);
+    fill(pending, "2001:db8:0:1:ffff::2", 1, []);
+    assert.deepEqual(pending.admit("2001:db8:0:1::3", () => {}), {
+      refused: "pending_per_client",
+    });
+    assert.ok("release" in pending.admit("2001:db8:0:2::1", () => {}));
+  });
+
+  it("with caps of zero, counts but never refuses", () => {
+    const pending = new PendingHandshakes({
+      max: 0,
+      perClient: 0,
+      ipv6Prefix: 64,
+    });
+    fill(pending, "10.0.0.1", 50, []);
+    assert.equal(pending.size, 50);
+  });
+});
+
+describe("clientKey()", () => {
+  it("keeps IPv4 addresses and cuts IPv6 ones to the prefix", () => {
+    assert.equal(clientKey("192.0.2.7", 64), "192.0.2.7");
+    assert.equal(clientKey("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+    assert.equal(clientKey("2001:db8:1:2:aaaa::1", 48), "2001:db8:1::/48");
+    assert.equal(clientKey("2001:db8:1:2:aaaa::1", 56), "2001:db8:1:0::/56");
+    assert.equal(clientKey("2001:db8:1:2ff:aaaa::1", 56), "2001:db8:1:200::/56");
+    assert.equal(clientKey("2001:db8::1", 128), "2001:db8::1");
+    assert.equal(clientKey("::ffff:192.0.2.7", 64), "192.0.2.7");
+  });
+});
