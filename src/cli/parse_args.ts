@@ -79,10 +79,13 @@ Options:
                              tunnel from the same address (and user).
   --external-address IP      Address BIND listens on and BIND and UDP
                              ASSOCIATE advertise (behind NAT: the public one).
-  --max-connections N        Connections at once, in all. Default: 0 (none)
+  --max-connections N        Connections at once, in all; 0: none. Default:
+                             derived from the descriptor limit (see README)
   --max-connections-per-client N   ... from one client address.
   --max-connections-per-user N     Requests at once of one user.
   --max-pending-handshakes N Clients still in their handshake. Default: 1024
+  --max-pending-handshakes-per-client N   ... from one address. Default: 32
+  --client-ipv6-prefix BITS  IPv6 clients count per prefix. Default: 64
   --max-binds-per-user N     BIND requests at once of one user.
   --max-udp-per-user N       UDP associations at once of one user.
   --login-failures N         Failed logins that block an address. Default: 5

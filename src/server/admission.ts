@@ -7,8 +7,7 @@
  */
 
 import type { Connection } from "../net/connection.ts";
-import { LIMIT_KINDS, type LimitKind, releaseNothing } from "./limits.ts";
-import type { PendingRefusal } from "./pending.ts";
+import { type LimitKind, releaseNothing } from "./limits.ts";
 import type { ServerState } from "./context.ts";
 import { formatHostPort } from "../wire/address.ts";
 import { Command } from "../wire/constants.ts";
@@ -91,16 +90,20 @@ export function refuseClient(
   server: ServerState,
   conn: Connection,
   why: {
-    refused: "throttled" | "rule" | LimitKind | PendingRefusal;
+    refused: "throttled" | "rule" | LimitKind;
     rule?: string;
   },
 ): void {
   conn.close();
   const { refused } = why;
   server.metrics.connectionRefused(
-    (LIMIT_KINDS as readonly string[]).includes(refused)
-      ? "limit"
-      : refused as Exclude<typeof refused, LimitKind>,
+    refused === "rule" || refused === "throttled"
+      ? refused
+      : refused === "maxPendingHandshakes"
+      ? "pending_full"
+      : refused === "maxPendingHandshakesPerClient"
+      ? "pending_per_client"
+      : "limit",
   );
   server.config.logger.log({
     level: "warn",

@@ -20,8 +20,13 @@
 
 import { parseIPv6 } from "../wire/address.ts";
 
-/** Why {@linkcode PendingHandshakes.admit} turned a client away. */
-export type PendingRefusal = "pending_per_client" | "pending_full";
+/**
+ * Why {@linkcode PendingHandshakes.admit} turned a client away: the limit
+ * it met, named as in the options.
+ */
+export type PendingRefusal =
+  | "maxPendingHandshakesPerClient"
+  | "maxPendingHandshakes";
 
 /**
  * The caps of a {@linkcode PendingHandshakes}; zero means no cap.
@@ -55,7 +60,7 @@ interface Slot {
  * import { PendingHandshakes } from "./pending.ts";
  * const pending = new PendingHandshakes({ max: 2, perClient: 1, ipv6Prefix: 64 });
  * const first = pending.admit("10.0.0.1", () => {});
- * console.log(pending.admit("10.0.0.1", () => {})); // { refused: "pending_per_client" }
+ * console.log(pending.admit("10.0.0.1", () => {})); // { refused: "maxPendingHandshakesPerClient" }
  * if ("release" in first) first.release();
  * ```
  */
@@ -97,11 +102,11 @@ export class PendingHandshakes {
     const key = this.keyOf(clientIp);
     const mine = this.#byKey.get(key)?.size ?? 0;
     if (perClient > 0 && mine >= perClient) {
-      return { refused: "pending_per_client" };
+      return { refused: "maxPendingHandshakesPerClient" };
     }
     if (max > 0 && this.#size >= max) {
       const victim = this.#oldestOfBusiest(mine);
-      if (victim === null) return { refused: "pending_full" };
+      if (victim === null) return { refused: "maxPendingHandshakes" };
       this.#remove(victim);
       victim.evict();
     }

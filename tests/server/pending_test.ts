@@ -27,7 +27,7 @@ describe("PendingHandshakes", () => {
     });
     const releases = fill(pending, "127.0.0.2", 3, []);
     assert.deepEqual(pending.admit("127.0.0.2", () => {}), {
-      refused: "pending_per_client",
+      refused: "maxPendingHandshakesPerClient",
     });
     assert.ok("release" in pending.admit("127.0.0.1", () => {}));
     releases[0]!();
@@ -70,7 +70,7 @@ describe("PendingHandshakes", () => {
     fill(pending, "10.0.0.1", 2, evicted);
     fill(pending, "10.0.0.2", 2, evicted);
     assert.deepEqual(pending.admit("10.0.0.1", () => {}), {
-      refused: "pending_full",
+      refused: "maxPendingHandshakes",
     });
     // A fresh address would hold 1 against 2: it gets in.
     assert.ok("release" in pending.admit("10.0.0.3", () => {}));
@@ -80,7 +80,7 @@ describe("PendingHandshakes", () => {
     assert.deepEqual(evicted, ["10.0.0.1#0", "10.0.0.2#0"]);
     // Every address holds 1: one more would only churn.
     assert.deepEqual(pending.admit("10.0.0.5", () => {}), {
-      refused: "pending_full",
+      refused: "maxPendingHandshakes",
     });
     assert.equal(evicted.length, 2);
   });
@@ -109,7 +109,7 @@ describe("PendingHandshakes", () => {
     fill(pending, "2001:db8:0:1::1", 1, []);
     fill(pending, "2001:db8:0:1:ffff::2", 1, []);
     assert.deepEqual(pending.admit("2001:db8:0:1::3", () => {}), {
-      refused: "pending_per_client",
+      refused: "maxPendingHandshakesPerClient",
     });
     assert.ok("release" in pending.admit("2001:db8:0:2::1", () => {}));
   });
@@ -131,7 +131,10 @@ describe("clientKey()", () => {
     assert.equal(clientKey("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
     assert.equal(clientKey("2001:db8:1:2:aaaa::1", 48), "2001:db8:1::/48");
     assert.equal(clientKey("2001:db8:1:2:aaaa::1", 56), "2001:db8:1:0::/56");
-    assert.equal(clientKey("2001:db8:1:2ff:aaaa::1", 56), "2001:db8:1:200::/56");
+    assert.equal(
+      clientKey("2001:db8:1:2ff:aaaa::1", 56),
+      "2001:db8:1:200::/56",
+    );
     assert.equal(clientKey("2001:db8::1", 128), "2001:db8::1");
     assert.equal(clientKey("::ffff:192.0.2.7", 64), "192.0.2.7");
   });

@@ -130,13 +130,48 @@ describe("startServer", () => {
       const reader = new ByteReader(client);
       void client.write(GREETING);
       assert.deepEqual(await reader.bytes(2), [0x05, 0x00]);
-      assert.deepEqual(records.filter((r) => r.msg === "accept failed"), [{
+      assert.deepEqual(records.filter((r) => r.msg.startsWith("accept")), [{
         level: "warn",
-        msg: "accept failed",
+        msg: "accept failing",
         address: "127.0.0.1:1080",
+        failures: 1,
+        code: "EMFILE",
         error: "too many open files",
+      }, {
+        level: "info",
+        msg: "accepting again",
+        address: "127.0.0.1:1080",
+        failures: 0,
       }]);
       assert.equal(server.connectionCount, 1);
+    } finally {
+      await within(server.close({ gracePeriod: 0 }), 1000);
+    }
+  });
+
+  it("Server backs off on accept errors in a row and logs them as one count", async () => {
+    const { records, server, listener } = await start();
+    try {
+      const started = Date.now();
+      // A fake network has no spare descriptor to give up: each failure
+      // waits, 10, 20, 40, 80, 160 and 320 ms.
+      for (let i = 0; i < 6; i++) {
+        listener.fail(errnoError("EMFILE", "too many open files"));
+      }
+      const client = listener.connect();
+      const reader = new ByteReader(client);
+      void client.write(GREETING);
+      assert.deepEqual(await reader.bytes(2), [0x05, 0x00]);
+      assert.ok(Date.now() - started >= 600, "it waited between attempts");
+      assert.deepEqual(
+        records.filter((r) => r.msg.startsWith("accept"))
+          .map((r) => [r.msg, r.failures]),
+        [["accept failing", 1], ["accepting again", 5]],
+      );
+      assert.match(
+        server.metrics.render(),
+        /^edgesocks_accept_errors_total\{code="EMFILE"\} 6$/m,
+      );
     } finally {
       await within(server.close({ gracePeriod: 0 }), 1000);
     }

@@ -15,7 +15,13 @@ import type {
 } from "../connection.ts";
 import type { HostPort } from "../../wire/address.ts";
 import { bindDgram } from "./_dgram.ts";
-import { hostOf, Inbox, nextReadSize, type ReadSizes } from "./_shared.ts";
+import {
+  hostOf,
+  Inbox,
+  nextReadSize,
+  readDescriptorLimit,
+  type ReadSizes,
+} from "./_shared.ts";
 
 // Listeners are shared by every socket and find their connection through
 // this key: a tunnel holds thousands of sockets, and a closure per
@@ -285,4 +291,5 @@ export const network: Network = {
     return found.map((entry) => entry.address);
   },
   bindUdp: bindDgram,
+  descriptorLimit: readDescriptorLimit,
 };
