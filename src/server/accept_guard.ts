@@ -103,6 +103,8 @@ export class AcceptGuard {
       this.#spare.close();
       this.#spare = null;
       this.#shedding = true;
+      // Some runtimes (Deno's node:dgram) free it on the next turn.
+      await this.#sleep(1);
       return;
     }
     await this.#sleep(this.#delay);
@@ -121,6 +123,8 @@ export class AcceptGuard {
         conn.close();
         this.#metrics.connectionRefused("descriptors");
         await this.#takeSpare();
+        // A client closed is progress: the next failure need not wait long.
+        this.#delay = FIRST_DELAY;
         return false;
       }
       this.#shedding = false;
