@@ -70,6 +70,10 @@ describe("parseCommandLine()", () => {
       "20",
       "--max-pending-handshakes",
       "50",
+      "--max-pending-handshakes-per-client",
+      "5",
+      "--client-ipv6-prefix",
+      "56",
       "--max-binds-per-user",
       "2",
       "--max-udp-per-user",
@@ -101,11 +105,13 @@ describe("parseCommandLine()", () => {
       bindPorts: [40000, 40010],
       bindWithoutSession: true,
       externalAddress: "203.0.113.7",
+      clientIpv6Prefix: 56,
       limits: {
         maxConnections: 100,
         maxConnectionsPerClient: 10,
         maxConnectionsPerUser: 20,
         maxPendingHandshakes: 50,
+        maxPendingHandshakesPerClient: 5,
         maxBindsPerUser: 2,
         maxUdpPerUser: 3,
       },
@@ -177,6 +183,10 @@ describe("parseCommandLine()", () => {
     usageError(
       () => settingsOf(["--max-connections=-1"]),
       /^--max-connections: "-1" is not a whole number/,
+    );
+    usageError(
+      () => settingsOf(["--client-ipv6-prefix", "129"]),
+      /^--client-ipv6-prefix: 129 is not a prefix length 1-128/,
     );
     usageError(
       () => settingsOf(["--bind-ports", "5-1"]),

@@ -177,6 +177,60 @@ describe("startServer", () => {
     }
   });
 
+  it("Server gives up its spare descriptor on EMFILE and closes clients while still out", async () => {
+    const network = new FakeNetwork();
+    // A network that tells its limit can run out: the server keeps a spare.
+    let outOfDescriptors = false;
+    const bindUdp = network.bindUdp.bind(network);
+    Object.assign(network, {
+      descriptorLimit: () => Promise.resolve(256),
+      bindUdp: (...args: Parameters<typeof bindUdp>) =>
+        outOfDescriptors
+          ? Promise.reject(errnoError("EMFILE", "too many open files"))
+          : bindUdp(...args),
+    });
+    const records: LogRecord[] = [];
+    const server = await startServer(network, {
+      listen: "127.0.0.1:1080",
+      logger: { log: (record) => records.push(record) },
+    });
+    const listener = network.listener(0);
+    try {
+      const [spare] = network.udpSockets;
+      assert.equal(spare?.closed, false, "a spare is held");
+      assert.deepEqual(records[0], {
+        level: "info",
+        msg: "descriptors",
+        limit: 256,
+        reserved: 65,
+        per_client: 3,
+        max_connections: 63,
+      });
+      outOfDescriptors = true;
+      listener.fail(errnoError("EMFILE", "too many open files"));
+      const shed = listener.connect();
+      const shedReader = new ByteReader(shed);
+      void shed.write(GREETING);
+      await waitFor(() => spare!.closed || undefined);
+      // Still out: the client is closed without a byte, and counted.
+      assert.deepEqual(await shedReader.toEnd(), []);
+      assert.match(
+        server.metrics.render(),
+        /^edgesocks_connections_refused_total\{reason="descriptors"\} 1$/m,
+      );
+      outOfDescriptors = false;
+      listener.fail(errnoError("EMFILE", "too many open files"));
+      const served = listener.connect();
+      const reader = new ByteReader(served);
+      void served.write(GREETING);
+      assert.deepEqual(await reader.bytes(2), [0x05, 0x00]);
+      assert.equal(network.udpSockets.filter((s) => !s.closed).length, 1);
+    } finally {
+      await within(server.close({ gracePeriod: 0 }), 1000);
+    }
+    assert.equal(network.udpSockets.filter((s) => !s.closed).length, 0);
+  });
+
   it("Server counts connections and sessions until they end", async () => {
     const { network, server, listener } = await start();
     try {
