@@ -84,7 +84,7 @@ Options:
   --max-connections-per-client N   ... from one client address.
   --max-connections-per-user N     Requests at once of one user.
   --max-pending-handshakes N Clients still in their handshake. Default: 1024
-  --max-pending-handshakes-per-client N   ... from one address. Default: 32
+  --max-pending-handshakes-per-client N   ... from one address. Default: 64
   --client-ipv6-prefix BITS  IPv6 clients count per prefix. Default: 64
   --max-binds-per-user N     BIND requests at once of one user.
   --max-udp-per-user N       UDP associations at once of one user.

@@ -84,7 +84,7 @@ export interface ServeOptions {
   /**
    * Caps on concurrent use; zero means none. Absent means none too,
    * except `maxPendingHandshakes` (1 024) and
-   * `maxPendingHandshakesPerClient` (32), so stalled clients cannot pile
+   * `maxPendingHandshakesPerClient` (64), so stalled clients cannot pile
    * up without end nor one address take every slot, and
    * `maxConnections`, derived from the process's descriptor limit where
    * the runtime tells it (see README).
@@ -415,7 +415,7 @@ const DEFAULT_LIMITS: Required<LimitOptions> = {
   maxConnectionsPerClient: 0,
   maxConnectionsPerUser: 0,
   maxPendingHandshakes: 1024,
-  maxPendingHandshakesPerClient: 32,
+  maxPendingHandshakesPerClient: 64,
   maxBindsPerUser: 0,
   maxUdpPerUser: 0,
 };

@@ -34,7 +34,7 @@ export type PendingRefusal =
  * @example
  * ```ts
  * import type { PendingOptions } from "./pending.ts";
- * const options: PendingOptions = { max: 1024, perClient: 32, ipv6Prefix: 64 };
+ * const options: PendingOptions = { max: 1024, perClient: 64, ipv6Prefix: 64 };
  * ```
  */
 export interface PendingOptions {

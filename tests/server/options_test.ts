@@ -35,7 +35,7 @@ describe("resolveOptions", () => {
     assert.equal(config.bindWithoutSession, false);
     assert.equal(config.externalAddress, null);
     assert.equal(config.limits.maxPendingHandshakes, 1024);
-    assert.equal(config.limits.maxPendingHandshakesPerClient, 32);
+    assert.equal(config.limits.maxPendingHandshakesPerClient, 64);
     assert.equal(config.limits.maxConnections, 0);
     assert.equal(config.clientIpv6Prefix, 64);
     assert.equal(typeof config.logger.log, "function");
