@@ -111,7 +111,7 @@ export async function serveConnection(
   try {
     const negotiated = await negotiate(client, server, clientText);
     clearTimeout(timer);
-    handshaking();
+    handshaking(negotiated !== null && !timedOut && !evicted);
     // A request decoded after the timer closed the client (a slow
     // authenticate with a pipelined request) is not served.
     if (negotiated === null || timedOut || evicted) return;

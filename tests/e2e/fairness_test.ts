@@ -14,7 +14,7 @@ import {
   connectFrom,
   socksRequest,
 } from "../_helpers/e2e/socks_session.ts";
-import { eventually } from "../_helpers/e2e/with_timeout.ts";
+import { delay, eventually } from "../_helpers/e2e/with_timeout.ts";
 
 const alice: Credentials = { username: "alice", password: "s3cret" };
 const PAGE = "served despite the flood\n";
@@ -111,51 +111,63 @@ describe("fair handshake slots over real sockets", () => {
     );
   });
 
-  it("with every slot taken, a newcomer from a quiet address takes the busiest address's oldest", async () => {
-    await withProxy(
-      {
-        limits: { maxPendingHandshakes: 12, maxPendingHandshakesPerClient: 5 },
-      },
-      async (proxy, open) => {
-        const byAddress = new Map<string, RawSocket[]>();
-        for (const from of ["127.0.0.2", "127.0.0.3", "127.0.0.4"]) {
-          byAddress.set(from, await stall(proxy, open, from, 4));
-        }
-        await eventually(
-          () => proxy.server.connectionCount === 12,
-          5_000,
-          "twelve stalled handshakes: every slot taken",
-        );
-        const response = await fetchThrough(proxy, "127.0.0.1");
-        assert.ok(response.endsWith(PAGE));
-        // The first address to reach the most slots lost its oldest.
-        const [oldest, ...rest] = byAddress.get("127.0.0.2")!;
-        assert.deepEqual(await oldest!.ended(2_000), { error: null });
-        assert.equal(oldest!.received, 0);
-        for (const raw of [...rest, ...byAddress.get("127.0.0.3")!]) {
-          assert.equal(raw.ending, null);
-        }
-        assert.equal(refused(proxy, "pending_evicted"), 1);
-        const record = await proxy.logger.waitFor(
-          (r) => r.msg === "refused" && r.reason === "pending_evicted",
-          2_000,
-          "the eviction logged",
-        );
-        assert.equal(record.client, `127.0.0.2:${oldest!.localPort}`);
-        // Full again; 127.0.0.3 holds 4, as many as any: its newcomer
-        // would only churn its own, so it is refused instead.
-        await stall(proxy, open, "127.0.0.5", 1);
-        await eventually(
-          () => proxy.server.connectionCount === 12,
-          5_000,
-          "every slot taken again",
-        );
-        const busy = await connectFrom(proxy.endpoint, "127.0.0.3");
-        open.push(busy);
-        await assertClosedUnanswered(busy);
-        assert.equal(refused(proxy, "pending_full"), 1);
-        assert.equal(refused(proxy, "pending_evicted"), 1);
-      },
-    );
-  });
+  it(
+    "with every slot taken, a known address takes the oldest stall's slot at once, an unknown one after a second",
+    {
+      timeout: 10_000,
+    },
+    async () => {
+      await withProxy(
+        {
+          limits: {
+            maxPendingHandshakes: 12,
+            maxPendingHandshakesPerClient: 5,
+          },
+        },
+        async (proxy, open) => {
+          // 127.0.0.1 has been served before the flood.
+          assert.ok((await fetchThrough(proxy, "127.0.0.1")).endsWith(PAGE));
+          const byAddress = new Map<string, RawSocket[]>();
+          for (const from of ["127.0.0.2", "127.0.0.3", "127.0.0.4"]) {
+            byAddress.set(from, await stall(proxy, open, from, 4));
+          }
+          await eventually(
+            () => proxy.server.connectionCount === 12,
+            5_000,
+            "twelve stalled handshakes: every slot taken",
+          );
+          // Unknown, with every stall younger than a second: refused.
+          const early = await connectFrom(proxy.endpoint, "127.0.0.6");
+          open.push(early);
+          await assertClosedUnanswered(early);
+          assert.equal(refused(proxy, "pending_full"), 1);
+          // Known: served at once, in the oldest stall's slot.
+          assert.ok((await fetchThrough(proxy, "127.0.0.1")).endsWith(PAGE));
+          const [first, second, ...rest] = byAddress.get("127.0.0.2")!;
+          assert.deepEqual(await first!.ended(2_000), { error: null });
+          assert.equal(first!.received, 0);
+          for (
+            const raw of [second!, ...rest, ...byAddress.get("127.0.0.3")!]
+          ) {
+            assert.equal(raw.ending, null);
+          }
+          assert.equal(refused(proxy, "pending_evicted"), 1);
+          const record = await proxy.logger.waitFor(
+            (r) => r.msg === "refused" && r.reason === "pending_evicted",
+            2_000,
+            "the eviction logged",
+          );
+          assert.equal(record.client, `127.0.0.2:${first!.localPort}`);
+          // Full again (a stall from 127.0.0.5). Once the stalls are over a
+          // second old, the unknown address gets the oldest one's slot too.
+          await stall(proxy, open, "127.0.0.5", 1);
+          await delay(1_100);
+          assert.ok((await fetchThrough(proxy, "127.0.0.6")).endsWith(PAGE));
+          assert.deepEqual(await second!.ended(2_000), { error: null });
+          assert.equal(refused(proxy, "pending_evicted"), 2);
+          assert.equal(refused(proxy, "pending_full"), 1);
+        },
+      );
+    },
+  );
 });

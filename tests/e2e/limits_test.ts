@@ -209,6 +209,8 @@ describe("limits over real sockets", () => {
           5_000,
           "two stalled handshakes",
         );
+        // Both are younger than a second, and no address here has
+        // finished a handshake yet: the newcomer is refused.
         await assertRefusedAtAccept(proxy, "maxPendingHandshakes");
         assert.equal(metric(proxy, REFUSED_PENDING), 1);
         for (const raw of stalled) raw.destroy();

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { clientKey, PendingHandshakes } from "../../src/server/pending.ts";
+import {
+  clientKey,
+  PENDING_GRACE,
+  PendingHandshakes,
+} from "../../src/server/pending.ts";
 
 // Admits `count` clients from `ip`, recording evictions in `evicted`.
 function fill(
@@ -8,8 +12,8 @@ function fill(
   ip: string,
   count: number,
   evicted: string[],
-): (() => void)[] {
-  const releases: (() => void)[] = [];
+): ((succeeded?: boolean) => void)[] {
+  const releases: ((succeeded?: boolean) => void)[] = [];
   for (let i = 0; i < count; i++) {
     const slot = pending.admit(ip, () => evicted.push(`${ip}#${i}`));
     assert.ok("release" in slot, `${ip}#${i} gets a slot`);
@@ -38,61 +42,69 @@ describe("PendingHandshakes", () => {
     assert.equal(pending.held("127.0.0.2"), 3);
   });
 
-  it("admit() gives a newcomer the oldest slot of the busiest address when all are taken", () => {
+  it("admit() refuses a newcomer from an unknown address while every slot is a second old or less", () => {
+    let clock = 0;
     const pending = new PendingHandshakes({
       max: 6,
-      perClient: 4,
+      perClient: 6,
       ipv6Prefix: 64,
+      now: () => clock,
     });
     const evicted: string[] = [];
+    fill(pending, "10.0.0.2", 2, evicted);
+    clock = 500;
     fill(pending, "10.0.0.1", 4, evicted);
-    fill(pending, "10.0.0.2", 2, evicted);
-    const slot = pending.admit("10.0.0.3", () => evicted.push("newcomer"));
-    assert.ok("release" in slot);
-    assert.deepEqual(evicted, ["10.0.0.1#0"]);
-    assert.equal(pending.size, 6);
-    assert.equal(pending.held("10.0.0.1"), 3);
-    // The next newcomer takes the busiest address's next-oldest slot.
-    assert.ok("release" in pending.admit("10.0.0.4", () => {}));
-    assert.deepEqual(evicted, ["10.0.0.1#0", "10.0.0.1#1"]);
-    assert.equal(pending.held("10.0.0.1"), 2);
-    // Now every address holds at most 2: a newcomer would only tie.
-    assert.equal(pending.held("10.0.0.2"), 2);
-  });
-
-  it("admit() refuses a newcomer that would tie with the busiest address", () => {
-    const pending = new PendingHandshakes({
-      max: 4,
-      perClient: 4,
-      ipv6Prefix: 64,
-    });
-    const evicted: string[] = [];
-    fill(pending, "10.0.0.1", 2, evicted);
-    fill(pending, "10.0.0.2", 2, evicted);
-    assert.deepEqual(pending.admit("10.0.0.1", () => {}), {
+    clock = PENDING_GRACE;
+    assert.deepEqual(pending.admit("10.0.0.3", () => {}), {
       refused: "maxPendingHandshakes",
     });
-    // A fresh address would hold 1 against 2: it gets in.
+    assert.deepEqual(evicted, []);
+    // Past the grace the oldest goes, though 10.0.0.1 holds more.
+    clock = PENDING_GRACE + 1;
     assert.ok("release" in pending.admit("10.0.0.3", () => {}));
-    assert.deepEqual(evicted, ["10.0.0.1#0"]);
-    // 10.0.0.2 is now the busiest, with 2.
+    assert.deepEqual(evicted, ["10.0.0.2#0"]);
     assert.ok("release" in pending.admit("10.0.0.4", () => {}));
-    assert.deepEqual(evicted, ["10.0.0.1#0", "10.0.0.2#0"]);
-    // Every address holds 1: one more would only churn.
+    assert.deepEqual(evicted, ["10.0.0.2#0", "10.0.0.2#1"]);
+    // The rest are younger: not yet.
     assert.deepEqual(pending.admit("10.0.0.5", () => {}), {
       refused: "maxPendingHandshakes",
     });
-    assert.equal(evicted.length, 2);
+    assert.equal(pending.size, 6);
+  });
+
+  it("admit() lets an address that finished a handshake take the oldest slot at once", () => {
+    const clock = 0;
+    const pending = new PendingHandshakes({
+      max: 3,
+      perClient: 3,
+      ipv6Prefix: 64,
+      now: () => clock,
+    });
+    const evicted: string[] = [];
+    const [done] = fill(pending, "10.0.0.1", 1, evicted);
+    done!(true);
+    const [failed] = fill(pending, "10.0.0.9", 1, evicted);
+    failed!(false);
+    fill(pending, "10.0.0.2", 3, evicted);
+    assert.ok("release" in pending.admit("10.0.0.1", () => {}));
+    assert.deepEqual(evicted, ["10.0.0.2#0"]);
+    assert.deepEqual(pending.admit("10.0.0.9", () => {}), {
+      refused: "maxPendingHandshakes",
+    });
+    assert.equal(pending.held("10.0.0.2"), 2);
   });
 
   it("admit() releasing an evicted slot changes nothing", () => {
+    let clock = 0;
     const pending = new PendingHandshakes({
       max: 2,
       perClient: 2,
       ipv6Prefix: 64,
+      now: () => clock,
     });
     const evicted: string[] = [];
     const [oldest] = fill(pending, "10.0.0.1", 2, evicted);
+    clock = 5_000;
     assert.ok("release" in pending.admit("10.0.0.9", () => {}));
     assert.deepEqual(evicted, ["10.0.0.1#0"]);
     oldest!();
