@@ -5,22 +5,7 @@
  * @module
  */
 
-import { readFile } from "node:fs/promises";
 import { toSocksAddress } from "../../wire/address.ts";
-import { parseDescriptorLimit } from "../descriptor_limit.ts";
-
-/**
- * The soft open-file limit from `/proc/self/limits` (Linux; every runtime
- * reads it), or `null` elsewhere.
- */
-export async function readDescriptorLimit(): Promise<number | null> {
-  try {
-    const text = await readFile("/proc/self/limits", "utf8");
-    return parseDescriptorLimit(text)?.soft ?? null;
-  } catch {
-    return null;
-  }
-}
 
 /** How an {@linkcode Inbox} stops and restarts its source. */
 export interface Flow {

@@ -11,7 +11,8 @@ import { lookup } from "node:dns/promises";
 import type { Connection, Listener, Network } from "../connection.ts";
 import type { HostPort } from "../../wire/address.ts";
 import { concat } from "../../bytes.ts";
-import { hostOf, Inbox, readDescriptorLimit } from "./_shared.ts";
+import { readDescriptorLimit } from "./_descriptor_limit.ts";
+import { hostOf, Inbox } from "./_shared.ts";
 
 // The slice of Bun's socket API this adapter uses, declared here so the
 // file type-checks without Bun's types.

@@ -10,12 +10,8 @@
 import { lookup } from "node:dns/promises";
 import type { Connection, Listener, Network } from "../connection.ts";
 import { bindDgram } from "./_dgram.ts";
-import {
-  hostOf,
-  nextReadSize,
-  readDescriptorLimit,
-  type ReadSizes,
-} from "./_shared.ts";
+import { readDescriptorLimit } from "./_descriptor_limit.ts";
+import { hostOf, nextReadSize, type ReadSizes } from "./_shared.ts";
 
 // The slice of the Deno namespace this adapter uses, declared here so the
 // file type-checks under tsc too.

@@ -15,13 +15,8 @@ import type {
 } from "../connection.ts";
 import type { HostPort } from "../../wire/address.ts";
 import { bindDgram } from "./_dgram.ts";
-import {
-  hostOf,
-  Inbox,
-  nextReadSize,
-  readDescriptorLimit,
-  type ReadSizes,
-} from "./_shared.ts";
+import { readDescriptorLimit } from "./_descriptor_limit.ts";
+import { hostOf, Inbox, nextReadSize, type ReadSizes } from "./_shared.ts";
 
 // Listeners are shared by every socket and find their connection through
 // this key: a tunnel holds thousands of sockets, and a closure per

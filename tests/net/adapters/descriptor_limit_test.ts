@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseDescriptorLimit } from "../../src/net/descriptor_limit.ts";
+import { parseDescriptorLimit } from "../../../src/net/adapters/_descriptor_limit.ts";
 
 const LIMITS =
   `Limit                     Soft Limit           Hard Limit           Units     
