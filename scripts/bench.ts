@@ -25,6 +25,10 @@
  *   while the client writes as fast as it can) whose RSS must stay flat;
  *   and a soak: 60 s of handshakes and bulk transfers at full speed, with
  *   the RSS sampled every second, which must not climb (no leak).
+ * - Fairness: the handshake test's clients from 127.0.0.1, alone and then
+ *   beside a flood of 1,500 stalled and garbage handshakes from 64 other
+ *   addresses (each one closed comes back a second later), with the RSS
+ *   before, during and after the flood. edgesocks only.
  *
  * The client side and every destination are one C program,
  * `scripts/bench/loadgen.c` (compiled into `.bench/` with `cc -O2`), so
@@ -79,6 +83,7 @@ const settings = flags.quick
     tunnels: 2_000,
     stallSeconds: 1,
     soakSeconds: 6,
+    floodSeconds: 2,
     settleMs: 300,
   }
   : {
@@ -91,6 +96,7 @@ const settings = flags.quick
     tunnels: 2_000,
     stallSeconds: 3,
     soakSeconds: 60,
+    floodSeconds: 5,
     settleMs: 1_000,
   };
 if (flags.rounds !== undefined) settings.rounds = Number(flags.rounds);
@@ -802,6 +808,65 @@ async function soak(server: Server): Promise<Soak> {
   };
 }
 
+const FLOOD = { clients: 1500, sources: 64, reconnectMs: 1000 };
+
+interface Flood {
+  alone: Json;
+  flooded: Json;
+  opened: number;
+  /** RSS before the flood, while it runs, and once it is over. */
+  rss: [number, number, number];
+}
+
+/** The handshake test alone, then beside a flood from other addresses. */
+async function flood(server: Server): Promise<Flood> {
+  const what = `${server.spec.name} flood`;
+  const seconds = settings.floodSeconds;
+  const conn = words(
+    `conn --concurrency ${CONCURRENCY} --seconds ${seconds} --max 2000000`,
+  );
+  const options = { cpu: GENERATOR_CPU, what };
+  const alone = (await measure(server, conn, options)).result;
+  const before = rssKiB(server.pid);
+  const flooding = startLoadgen(GENERATOR_CPU, [
+    ...words(`flood --clients ${FLOOD.clients} --sources ${FLOOD.sources}`),
+    ...words(`--reconnect-ms ${FLOOD.reconnectMs} --seconds ${seconds + 2}`),
+    ...proxyArgs(server),
+  ]);
+  flooding.child.stdin!.end();
+  await sleep(1000);
+  const flooded = (await measure(server, conn, options)).result;
+  const during = rssKiB(server.pid);
+  const opened = Number(
+    parseResult(await flooding.lines.next(30_000, what), what).opened,
+  );
+  await waitExit(flooding.child, 5_000);
+  await sleep(settings.settleMs);
+  return { alone, flooded, opened, rss: [before, during, rssKiB(server.pid)] };
+}
+
+function floodLines(floods: Map<string, Flood>): string[] {
+  const { clients, sources, reconnectMs } = FLOOD;
+  const out = [
+    `Fairness: ${CONCURRENCY} clients from 127.0.0.1 doing handshakes for ${settings.floodSeconds} s, alone → beside ${clients} stalled (one byte) and garbage (64 bytes) handshakes from ${sources} other addresses, each one closed back after ${reconnectMs} ms; server RSS before → during → after the flood:`,
+    "",
+  ];
+  const rate = (result: Json) =>
+    `${fixed(Number(result.rate), 0)}/s, p99 ${
+      fixed(Number(result.p99_ms), 1)
+    } ms${Number(result.errors) > 0 ? ` (${result.errors} failed)` : ""}`;
+  for (const [name, { alone, flooded, opened, rss }] of floods) {
+    out.push(
+      `- ${name}: ${rate(alone)} → ${
+        rate(flooded)
+      }; the flood opened ${opened} connections; RSS ${
+        rss.map(mib).join(" → ")
+      } MiB`,
+    );
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ output
 
 function header(): string[] {
@@ -1112,6 +1177,12 @@ async function main(): Promise<void> {
     console.error(`soak: ${name}, ${settings.soakSeconds} s`);
     soaks.set(name, await soak(server));
   }
+  const floods = new Map<string, Flood>();
+  for (const { name, server } of rows) {
+    if (server === null || !["deno", "bun", "node"].includes(name)) continue;
+    console.error(`fairness: ${name}, ${settings.floodSeconds} s twice`);
+    floods.set(name, await flood(server));
+  }
   console.log(
     [
       ...top,
@@ -1121,6 +1192,8 @@ async function main(): Promise<void> {
       ...footnotes(rows, memories),
       "",
       ...soakLines(soaks),
+      "",
+      ...floodLines(floods),
       "",
       ...cpuTable(rows),
       "",

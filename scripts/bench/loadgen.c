@@ -10,6 +10,7 @@
  *   loadgen ping  --count N --warmup W --size 64         [common]
  *   loadgen hold  --tunnels N                            [common]
  *   loadgen stall --seconds S                            [common]
+ *   loadgen flood --clients N --sources K --seconds S --reconnect-ms R --proxy PORT
  *   loadgen port       (prints a free loopback port for a peer server)
  *
  * common: --proxy PORT (127.0.0.1; without it, connect directly),
@@ -20,6 +21,13 @@
  * stdin ends; stall prints {"ready":...}, waits for a line on stdin, writes
  * for S seconds, prints {"written":...} and exits when stdin ends. That lets
  * the caller read the proxy's RSS at the right moments.
+ *
+ * flood keeps N connections open to the proxy from 127.0.1.1 ... 127.0.1.K:
+ * the even ones send one greeting byte and stall, the odd ones send 64
+ * bytes of garbage; each one the proxy closes is opened again R ms later
+ * (default 1000: at most N / R connections a millisecond, a flood of stalls
+ * rather than of connection attempts). It prints {"opened":...,
+ * "closed":...} after S seconds.
  *
  * Everything is loopback only; every loop is bounded by a count, a deadline,
  * or the --timeout alarm.
@@ -45,7 +53,7 @@
 #define MAX_EVENTS 256
 #define ECHO_SIZE 32
 
-enum { M_TPUT, M_CONN, M_PING, M_HOLD, M_STALL, M_PORT };
+enum { M_TPUT, M_CONN, M_PING, M_HOLD, M_STALL, M_PORT, M_FLOOD };
 enum { R_CLIENT, R_TARGET, R_LISTENER, R_STDIN };
 enum {
   S_CONNECTING,
@@ -85,6 +93,7 @@ static long ping_count = 1000, ping_warmup = 100;
 static int ping_size = 64;
 static long tunnels = 100;
 static int timeout_sec = 120;
+static int flood_clients = 1000, flood_sources = 64, flood_reconnect_ms = 1000;
 
 /* State. */
 static int ep = -1;
@@ -594,7 +603,7 @@ static void stall_run(void) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: loadgen tput|conn|ping|hold|stall [options] (see the source)\n");
+  fprintf(stderr, "usage: loadgen tput|conn|ping|hold|stall|flood [options] (see the source)\n");
   exit(2);
 }
 
@@ -607,6 +616,7 @@ static void parse(int argc, char **argv) {
          : !strcmp(m, "hold")  ? M_HOLD
          : !strcmp(m, "stall") ? M_STALL
          : !strcmp(m, "port")  ? M_PORT
+         : !strcmp(m, "flood") ? M_FLOOD
                                : -1;
   if (mode < 0) usage();
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -629,11 +639,89 @@ static void parse(int argc, char **argv) {
     else if (!strcmp(k, "--size")) ping_size = atoi(v);
     else if (!strcmp(k, "--tunnels")) tunnels = atol(v);
     else if (!strcmp(k, "--timeout")) timeout_sec = atoi(v);
+    else if (!strcmp(k, "--clients")) flood_clients = atoi(v);
+    else if (!strcmp(k, "--sources")) flood_sources = atoi(v);
+    else if (!strcmp(k, "--reconnect-ms")) flood_reconnect_ms = atoi(v);
     else usage();
   }
   if (streams < 1 || streams > 1024 || concurrency < 1 || concurrency > 4096 || ping_size < 1 ||
-      ping_size > 4096 || tunnels < 1 || tunnels > 100000 || max_count < 1 || max_count > 10000000)
+      ping_size > 4096 || tunnels < 1 || tunnels > 100000 || max_count < 1 || max_count > 10000000 ||
+      flood_clients < 1 || flood_clients > 60000 || flood_sources < 1 || flood_sources > 254)
     usage();
+}
+
+/* flood: one slot per connection; the epoll data is the slot's index. */
+static int *flood_fds;
+static char *flood_sent;
+static double *flood_reopen; /* when a closed slot opens again; 0: open */
+static long flood_opened = 0, flood_closed = 0;
+
+static void flood_open(int fep, int i) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) fatal("socket");
+  struct sockaddr_in from = {.sin_family = AF_INET};
+  from.sin_addr.s_addr = htonl((127u << 24) | (1u << 8) | (unsigned)(1 + i % flood_sources));
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)proxy_port)};
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  /* The port is picked at connect, per destination: rapid reconnects from
+   * one source address do not run out of ports. */
+  int one = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&from, sizeof from) < 0) fatal("bind");
+  if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0 && errno != EINPROGRESS) fatal("connect");
+  struct epoll_event e = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)i};
+  if (epoll_ctl(fep, EPOLL_CTL_ADD, fd, &e) < 0) fatal("epoll_ctl");
+  flood_fds[i] = fd;
+  flood_sent[i] = 0;
+  flood_opened++;
+}
+
+static void flood_run(void) {
+  int fep = epoll_create1(EPOLL_CLOEXEC);
+  flood_fds = calloc((size_t)flood_clients, sizeof *flood_fds);
+  flood_sent = calloc((size_t)flood_clients, 1);
+  flood_reopen = calloc((size_t)flood_clients, sizeof *flood_reopen);
+  if (fep < 0 || !flood_fds || !flood_sent || !flood_reopen) fatal("flood setup");
+  unsigned char garbage[64];
+  for (size_t k = 0; k < sizeof garbage; k++) garbage[k] = (unsigned char)(k * 37 + 4);
+  const unsigned char stall = 0x05;
+  for (int i = 0; i < flood_clients; i++) flood_open(fep, i);
+  double end = now() + seconds;
+  struct epoll_event evs[MAX_EVENTS];
+  while (now() < end) {
+    int n = epoll_wait(fep, evs, MAX_EVENTS, 10);
+    double t = now();
+    for (int i = 0; i < flood_clients; i++) {
+      if (flood_reopen[i] > 0 && flood_reopen[i] <= t) {
+        flood_reopen[i] = 0;
+        flood_open(fep, i);
+      }
+    }
+    if (n < 0 && errno != EINTR) fatal("epoll_wait");
+    for (int k = 0; k < n; k++) {
+      int i = (int)evs[k].data.u64, fd = flood_fds[i];
+      uint32_t ev = evs[k].events;
+      int gone = (ev & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0;
+      if (!gone && (ev & EPOLLIN)) {
+        ssize_t r = read(fd, recvbuf, BUF_SIZE);
+        gone = r == 0 || (r < 0 && errno != EAGAIN);
+      }
+      if (!gone && (ev & EPOLLOUT) && !flood_sent[i]) {
+        ssize_t w = i % 2 ? write(fd, garbage, sizeof garbage) : write(fd, &stall, 1);
+        if (w < 0 && errno != EAGAIN) gone = 1;
+        flood_sent[i] = 1;
+        struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)i};
+        epoll_ctl(fep, EPOLL_CTL_MOD, fd, &e);
+      }
+      if (gone && flood_reopen[i] == 0) {
+        close(fd);
+        flood_closed++;
+        flood_reopen[i] = now() + flood_reconnect_ms / 1000.0;
+      }
+    }
+  }
+  printf("{\"opened\":%ld,\"closed\":%ld}\n", flood_opened, flood_closed);
+  fflush(stdout);
 }
 
 int main(int argc, char **argv) {
@@ -662,6 +750,10 @@ int main(int argc, char **argv) {
     /* bind() without SO_REUSEADDR skips ports that TIME_WAIT sockets still
      * hold, so a server that does not set SO_REUSEADDR can bind this one. */
     printf("%d\n", target_port);
+    return 0;
+  }
+  if (mode == M_FLOOD) {
+    flood_run();
     return 0;
   }
   ep = epoll_create1(EPOLL_CLOEXEC);

@@ -82,10 +82,13 @@ Options:
   --proxy-protocol CIDR      Load balancers that send the PROXY protocol (v1
                              or v2): their connections must open with it, and
                              the client it names is the client. Repeatable.
-  --max-connections N        Connections at once, in all. Default: 0 (none)
+  --max-connections N        Connections at once, in all; 0: none. Default:
+                             derived from the descriptor limit (see README)
   --max-connections-per-client N   ... from one client address.
   --max-connections-per-user N     Requests at once of one user.
   --max-pending-handshakes N Clients still in their handshake. Default: 1024
+  --max-pending-handshakes-per-client N   ... from one address. Default: 64
+  --client-ipv6-prefix BITS  IPv6 clients count per prefix. Default: 64
   --max-binds-per-user N     BIND requests at once of one user.
   --max-udp-per-user N       UDP associations at once of one user.
   --login-failures N         Failed logins that block an address. Default: 5

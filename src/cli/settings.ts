@@ -262,6 +262,21 @@ export const SETTINGS: readonly Setting[] = [
   limitSetting("max-connections-per-client", "maxConnectionsPerClient"),
   limitSetting("max-connections-per-user", "maxConnectionsPerUser"),
   limitSetting("max-pending-handshakes", "maxPendingHandshakes"),
+  limitSetting(
+    "max-pending-handshakes-per-client",
+    "maxPendingHandshakesPerClient",
+  ),
+  {
+    name: "client-ipv6-prefix",
+    type: "string",
+    apply(settings, value, where) {
+      const bits = parseCount(where, String(value));
+      if (bits < 1 || bits > 128) {
+        throw new UsageError(`${where}: ${bits} is not a prefix length 1-128`);
+      }
+      settings.options.clientIpv6Prefix = bits;
+    },
+  },
   limitSetting("max-binds-per-user", "maxBindsPerUser"),
   limitSetting("max-udp-per-user", "maxUdpPerUser"),
   throttleSetting("login-failures", "failures"),

@@ -59,7 +59,9 @@ export interface Connection {
 }
 
 /**
- * A listening TCP socket.
+ * A listening TCP socket. A failed `accept()` rejects with the runtime's
+ * error, its `code` (`EMFILE`, `ENFILE`...) kept, and leaves the listener
+ * usable: the server decides how long to wait before the next call.
  *
  * @example
  * ```ts
@@ -153,4 +155,9 @@ export interface Network {
     address: HostPort,
     onDatagram: (datagram: Datagram) => void,
   ): Promise<UdpSocket>;
+  /**
+   * The soft limit on open descriptors the process runs under, or `null`
+   * when the runtime cannot tell. Left out: unknown.
+   */
+  descriptorLimit?(): Promise<number | null>;
 }

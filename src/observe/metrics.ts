@@ -19,7 +19,11 @@
 export type CommandName = "connect" | "bind" | "udp";
 
 /**
- * Why the server closed a client connection right after accepting it.
+ * Why the server closed a client connection right after accepting it (or,
+ * for `pending_evicted`, in its handshake, to give its slot to a client
+ * from a less busy address; `limit`: also a request answered 01 by a
+ * per-user limit; `descriptors`: accepted with the spare descriptor while
+ * the process is out of them).
  *
  * @example
  * ```ts
@@ -32,9 +36,27 @@ export const REFUSAL_REASONS = [
   "limit",
   "throttled",
   "closing",
+  "pending_per_client",
+  "pending_full",
+  "pending_evicted",
+  "descriptors",
 ] as const;
 /** One of {@linkcode REFUSAL_REASONS}. */
 export type RefusalReason = typeof REFUSAL_REASONS[number];
+
+/**
+ * The accept failures counted apart: out of descriptors for the process
+ * (EMFILE) or the system (ENFILE), and the rest.
+ *
+ * @example
+ * ```ts
+ * import { ACCEPT_ERROR_CODES } from "./metrics.ts";
+ * console.log(ACCEPT_ERROR_CODES.includes("EMFILE")); // true
+ * ```
+ */
+export const ACCEPT_ERROR_CODES = ["EMFILE", "ENFILE", "other"] as const;
+/** One of {@linkcode ACCEPT_ERROR_CODES}. */
+export type AcceptErrorCode = typeof ACCEPT_ERROR_CODES[number];
 
 /**
  * Why a handshake failed, as counted in logs and metrics.
@@ -223,6 +245,11 @@ export class Metrics {
     "Clients refused, by reason: closed right after accept, or answered 01 when a per-user limit stops their request.",
     { type: "counter", labels: ["reason"] },
   );
+  readonly #acceptErrors = new Family(
+    "accept_errors_total",
+    "Failed accepts on the listeners, by error code (EMFILE, ENFILE, other).",
+    { type: "counter", labels: ["code"] },
+  );
   readonly #handshakesFailed = new Family(
     "handshakes_failed_total",
     "SOCKS handshakes that failed, by reason.",
@@ -289,6 +316,7 @@ export class Metrics {
 
   constructor() {
     for (const reason of REFUSAL_REASONS) this.#refused.series(reason);
+    for (const code of ACCEPT_ERROR_CODES) this.#acceptErrors.series(code);
     for (const reason of Object.keys(handshakeReasons)) {
       this.#handshakesFailed.series(reason);
     }
@@ -316,6 +344,11 @@ export class Metrics {
   /** A client connection was closed right after accept, for `reason`. */
   connectionRefused(reason: RefusalReason): void {
     this.#refused.series(reason).value++;
+  }
+
+  /** Accepting a client failed with `code`. */
+  acceptFailed(code: AcceptErrorCode): void {
+    this.#acceptErrors.series(code).value++;
   }
 
   /** A handshake failed, for `reason`. */
@@ -396,6 +429,7 @@ export class Metrics {
     this.#accepted.render(lines);
     this.#active.render(lines);
     this.#refused.render(lines);
+    this.#acceptErrors.render(lines);
     this.#handshakesFailed.render(lines);
     this.#authFailures.render(lines);
     this.#throttled.render(lines);

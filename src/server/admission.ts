@@ -153,7 +153,13 @@ export function refuseClient(
   conn.close();
   const { refused } = why;
   server.metrics.connectionRefused(
-    refused === "rule" || refused === "throttled" ? refused : "limit",
+    refused === "rule" || refused === "throttled"
+      ? refused
+      : refused === "maxPendingHandshakes"
+      ? "pending_full"
+      : refused === "maxPendingHandshakesPerClient"
+      ? "pending_per_client"
+      : "limit",
   );
   server.config.logger.log({
     level: "warn",

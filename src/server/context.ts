@@ -13,6 +13,7 @@ import { Reply } from "../wire/constants.ts";
 import { encodeReply } from "../wire/reply.ts";
 import type { Request } from "../wire/request.ts";
 import type { Limits } from "./limits.ts";
+import type { PendingHandshakes } from "./pending.ts";
 import type { ServerConfig } from "./options.ts";
 import type { SessionTable } from "./sessions.ts";
 
@@ -36,6 +37,8 @@ export interface ServerState {
   sessions: SessionTable;
   /** Concurrency caps. */
   limits: Limits;
+  /** Handshake slots, shared fairly between client addresses. */
+  pending: PendingHandshakes;
   /** Failed logins per client address. */
   throttle: LoginThrottle;
   /** Counters for `/metrics`. */

@@ -23,6 +23,11 @@ export interface LimitOptions {
   maxConnectionsPerUser?: number;
   /** Clients at once that have not finished their handshake. */
   maxPendingHandshakes?: number;
+  /**
+   * Clients at once in their handshake from one client address (an IPv6
+   * one counted per prefix, see `clientIpv6Prefix`).
+   */
+  maxPendingHandshakesPerClient?: number;
   /** BIND requests being served at once for one user. */
   maxBindsPerUser?: number;
   /** UDP associations at once for one user. */
@@ -43,6 +48,7 @@ export const LIMIT_KINDS = [
   "maxConnectionsPerClient",
   "maxConnectionsPerUser",
   "maxPendingHandshakes",
+  "maxPendingHandshakesPerClient",
   "maxBindsPerUser",
   "maxUdpPerUser",
 ] as const;

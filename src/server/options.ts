@@ -89,11 +89,20 @@ export interface ServeOptions {
    */
   proxyProtocol?: readonly string[];
   /**
-   * Caps on concurrent use; zero or absent means none, except
-   * `maxPendingHandshakes`, 1 024 by default so stalled clients cannot
-   * pile up without end.
+   * Caps on concurrent use; zero means none. Absent means none too,
+   * except `maxPendingHandshakes` (1 024) and
+   * `maxPendingHandshakesPerClient` (64), so stalled clients cannot pile
+   * up without end nor one address take every slot, and
+   * `maxConnections`, derived from the process's descriptor limit where
+   * the runtime tells it (see README).
    */
   limits?: LimitOptions;
+  /**
+   * Bits of an IPv6 client address that name one client for
+   * `maxPendingHandshakesPerClient`; default 64, as one host usually has
+   * a whole /64.
+   */
+  clientIpv6Prefix?: number;
   /**
    * Refuse a client address for `block` ms after `failures` failed logins
    * within `window` ms; default 5 in 60 000, blocked for 300 000. `false`
@@ -151,6 +160,8 @@ export interface ServerConfig {
   sendsProxyHeader(peerIp: string): boolean;
   /** See {@linkcode ServeOptions}, with defaults applied. */
   limits: Required<LimitOptions>;
+  /** See {@linkcode ServeOptions}. */
+  clientIpv6Prefix: number;
   /** See {@linkcode ServeOptions}; `failures: 0` when off. */
   loginThrottle: Omit<ThrottleOptions, "now">;
   /** See {@linkcode ServeOptions}; `null`: connect directly. */
@@ -202,6 +213,7 @@ export function resolveOptions(options: ServeOptions): ServerConfig {
     externalAddress: resolveExternalAddress(options.externalAddress),
     sendsProxyHeader: inAny(resolveCidrs(options, "proxyProtocol")),
     limits: resolveLimits(options.limits),
+    clientIpv6Prefix: resolvePrefix(options.clientIpv6Prefix),
     loginThrottle: resolveThrottle(options.loginThrottle),
     upstream: resolveUpstream(options.upstream),
     logger: options.logger ??
@@ -423,9 +435,20 @@ const DEFAULT_LIMITS: Required<LimitOptions> = {
   maxConnectionsPerClient: 0,
   maxConnectionsPerUser: 0,
   maxPendingHandshakes: 1024,
+  maxPendingHandshakesPerClient: 64,
   maxBindsPerUser: 0,
   maxUdpPerUser: 0,
 };
+
+function resolvePrefix(prefix: number | undefined): number {
+  if (prefix === undefined) return 64;
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) {
+    throw new TypeError(
+      `Invalid option clientIpv6Prefix: ${prefix} is not a prefix length (1-128)`,
+    );
+  }
+  return prefix;
+}
 
 function resolveThrottle(
   throttle: ServeOptions["loginThrottle"],

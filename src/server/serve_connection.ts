@@ -102,11 +102,26 @@ export async function serveConnection(
     leftover: new Uint8Array(0),
   };
   const { metrics } = server;
-  const handshaking = server.limits.acquire("maxPendingHandshakes");
-  if (handshaking === null) {
-    refuseClient(server, client, { refused: "maxPendingHandshakes" });
-    return;
-  }
+  let evicted = false;
+  let handshaking: (succeeded?: boolean) => void = () => {};
+  // A balancer's connections all come from its own address, so theirs is
+  // taken for the client its header names, once read.
+  const takeSlot = (address: HostPort, via: HostPort | null): boolean => {
+    const slot = server.pending.admit(address.host, () => {
+      evicted = true;
+      client.close();
+    });
+    if ("refused" in slot) {
+      refuseClient(server, client, {
+        ...slot,
+        ...(via === null ? {} : { client: address }),
+      });
+      return false;
+    }
+    handshaking = slot.release;
+    return true;
+  };
+  if (!fromBalancer && !takeSlot(client.remoteAddress, null)) return;
   metrics.connectionAccepted();
   let timedOut = false;
   // The catch logs a timeout with its error; the finally must not again.
@@ -127,13 +142,14 @@ export async function serveConnection(
       if (behind === null) return;
       peer = behind.peer;
       relayed = behind.release;
+      if (!takeSlot(peer.address, peer.via)) return;
     }
     const negotiated = await negotiate(client, server, peer);
     clearTimeout(timer);
-    handshaking();
+    handshaking(negotiated !== null && !timedOut && !evicted);
     // A request decoded after the timer closed the client (a slow
     // authenticate with a pipelined request) is not served.
-    if (negotiated === null || timedOut) return;
+    if (negotiated === null || timedOut || evicted) return;
     const { request, leftover, user } = negotiated;
     record = {
       client: peer.text,
@@ -192,6 +208,16 @@ export async function serveConnection(
     relayed?.();
     client.close();
     metrics.connectionClosed();
+    if (evicted && record === null) {
+      metrics.connectionRefused("pending_evicted");
+      logger.log({
+        level: "warn",
+        msg: "refused",
+        client: peer.text,
+        ...viaField(peer),
+        reason: "pending_evicted",
+      });
+    }
     if (timedOut && record === null) metrics.handshakeFailed("timeout");
     if (record !== null) {
       logger.log({

@@ -6,12 +6,19 @@
  */
 
 import type { Connection, Listener, Network } from "../net/connection.ts";
-import { resolveOptions, type ServeOptions } from "./options.ts";
+import {
+  resolveOptions,
+  type ServeOptions,
+  type ServerConfig,
+} from "./options.ts";
 import type { ConnectionScope, ServerState } from "./context.ts";
 import { serveConnection } from "./serve_connection.ts";
 import { SessionTable } from "./sessions.ts";
 import { admitBalancer, admitClient, refuseClient } from "./admission.ts";
 import { Limits } from "./limits.ts";
+import { PendingHandshakes } from "./pending.ts";
+import { AcceptGuard } from "./accept_guard.ts";
+import { descriptorBudget, DESCRIPTORS_PER_CLIENT } from "./descriptors.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { upstreamNetwork } from "./upstream.ts";
 import { LoginThrottle } from "../auth/login_throttle.ts";
@@ -84,6 +91,7 @@ export class Server {
   #options: ServeOptions;
   readonly #holds = new Map<ClientHold, Promise<void>>();
   readonly #acceptLoops: Promise<void>[];
+  readonly #guard: AcceptGuard;
   #closing: Promise<void> | null = null;
   #resolveClosed!: () => void;
   /** Settles once the server has closed, whoever closed it. */
@@ -91,10 +99,16 @@ export class Server {
 
   /** Use `serve()`; this takes listeners that are already open. */
   constructor(
-    init: { state: ServerState; listeners: Listener[]; options: ServeOptions },
+    init: {
+      state: ServerState;
+      listeners: Listener[];
+      options: ServeOptions;
+      guard: AcceptGuard;
+    },
   ) {
-    const { state, listeners, options } = init;
+    const { state, listeners, options, guard } = init;
     this.#state = state;
+    this.#guard = guard;
     this.#listeners = listeners;
     this.#options = options;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
@@ -146,6 +160,7 @@ export class Server {
     this.#state.config = {
       ...config,
       limits: current.limits,
+      clientIpv6Prefix: current.clientIpv6Prefix,
       loginThrottle: current.loginThrottle,
       upstream: current.upstream,
     };
@@ -167,6 +182,7 @@ export class Server {
 
   async #shutdown(gracePeriod: number): Promise<void> {
     for (const listener of this.#listeners) listener.close();
+    this.#guard.close();
     await Promise.all(this.#acceptLoops);
     for (const hold of this.#holds.keys()) {
       if (!hold.isRelaying) hold.closeAll();
@@ -184,23 +200,20 @@ export class Server {
   }
 
   async #acceptLoop(listener: Listener): Promise<void> {
-    const { logger } = this.#state.config;
+    const guard = this.#guard;
+    const address = formatHostPort(listener.address);
     for (;;) {
       let conn: Connection | null;
       try {
         conn = await listener.accept();
       } catch (error) {
-        // Accept errors (EMFILE, a client reset before accept) are
-        // transient: log and go on rather than stop serving.
-        logger.log({
-          level: "warn",
-          msg: "accept failed",
-          address: formatHostPort(listener.address),
-          error: (error as Error)?.message ?? String(error),
-        });
+        // EMFILE, or a client reset before accept: transient, so go on
+        // serving, but never in a tight loop (see accept_guard.ts).
+        await guard.failed(error, address);
         continue;
       }
       if (conn === null) return;
+      if (!await guard.accepted(conn, address)) continue;
       if (this.#closing !== null) {
         conn.close();
         this.#state.metrics.connectionRefused("closing");
@@ -211,7 +224,10 @@ export class Server {
       // header from. HAProxy's health checks end with such a reset.
       if (!(conn.remoteAddress.port > 0)) {
         conn.close();
-        logger.log({ level: "debug", msg: "peer gone at accept" });
+        this.#state.config.logger.log({
+          level: "debug",
+          msg: "peer gone at accept",
+        });
         continue;
       }
       const peerIp = conn.remoteAddress.host;
@@ -267,7 +283,14 @@ export async function startServer(
     for (const listener of listeners) listener.close();
     throw error;
   }
+  await budgetDescriptors(network, {
+    config,
+    listeners: listeners.length,
+    setByUser: options.limits?.maxConnections !== undefined,
+  });
   const metrics = new Metrics();
+  const guard = new AcceptGuard({ network, logger: config.logger, metrics });
+  await guard.start();
   const server = new Server({
     state: {
       config,
@@ -280,10 +303,16 @@ export async function startServer(
       metrics,
       sessions: new SessionTable(),
       limits: new Limits(config.limits),
+      pending: new PendingHandshakes({
+        max: config.limits.maxPendingHandshakes,
+        perClient: config.limits.maxPendingHandshakesPerClient,
+        ipv6Prefix: config.clientIpv6Prefix,
+      }),
       throttle: new LoginThrottle(config.loginThrottle),
     },
     listeners,
     options,
+    guard,
   });
   for (const address of server.addresses) {
     config.logger.log({
@@ -293,6 +322,39 @@ export async function startServer(
     });
   }
   return server;
+}
+
+// Reads the descriptor limit, derives maxConnections from it unless the
+// user set one, and logs the figures.
+async function budgetDescriptors(
+  network: Network,
+  init: { config: ServerConfig; listeners: number; setByUser: boolean },
+): Promise<void> {
+  const { config, listeners, setByUser } = init;
+  // A network that cannot say (a test's, a custom one) gets no line.
+  if (network.descriptorLimit === undefined) return;
+  const limit = await network.descriptorLimit().catch(() => null);
+  if (limit === null) {
+    config.logger.log({
+      level: "info",
+      msg: "descriptors",
+      limit: "unknown",
+      max_connections: config.limits.maxConnections,
+    });
+    return;
+  }
+  const budget = descriptorBudget(limit, listeners);
+  if (!setByUser) config.limits.maxConnections = budget.maxConnections;
+  const max = config.limits.maxConnections;
+  config.logger.log({
+    level: max === 0 || max > budget.maxConnections ? "warn" : "info",
+    msg: "descriptors",
+    limit: Number.isFinite(limit) ? limit : "unlimited",
+    reserved: budget.reserved,
+    per_client: DESCRIPTORS_PER_CLIENT,
+    max_connections: max,
+    ...(setByUser ? { budget: budget.maxConnections } : {}),
+  });
 }
 
 // Every name lookup goes through here, so its time lands in the metrics.

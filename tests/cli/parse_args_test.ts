@@ -74,6 +74,10 @@ describe("parseCommandLine()", () => {
       "20",
       "--max-pending-handshakes",
       "50",
+      "--max-pending-handshakes-per-client",
+      "5",
+      "--client-ipv6-prefix",
+      "56",
       "--max-binds-per-user",
       "2",
       "--max-udp-per-user",
@@ -106,11 +110,13 @@ describe("parseCommandLine()", () => {
       bindWithoutSession: true,
       externalAddress: "203.0.113.7",
       proxyProtocol: ["10.0.0.0/16", "2001:db8::/32"],
+      clientIpv6Prefix: 56,
       limits: {
         maxConnections: 100,
         maxConnectionsPerClient: 10,
         maxConnectionsPerUser: 20,
         maxPendingHandshakes: 50,
+        maxPendingHandshakesPerClient: 5,
         maxBindsPerUser: 2,
         maxUdpPerUser: 3,
       },
@@ -182,6 +188,10 @@ describe("parseCommandLine()", () => {
     usageError(
       () => settingsOf(["--max-connections=-1"]),
       /^--max-connections: "-1" is not a whole number/,
+    );
+    usageError(
+      () => settingsOf(["--client-ipv6-prefix", "129"]),
+      /^--client-ipv6-prefix: 129 is not a prefix length 1-128/,
     );
     usageError(
       () => settingsOf(["--bind-ports", "5-1"]),

@@ -74,7 +74,7 @@ describe("metrics endpoint over real sockets", () => {
     );
     assert.equal(text, expected);
     const values = parseExposition(text);
-    assert.equal(values.size, 44);
+    assert.equal(values.size, 51);
     const expectations: Array<[string, number]> = [
       ["edgesocks_connections_accepted_total", 2],
       ["edgesocks_connections_active", 1],

@@ -312,3 +312,67 @@ describe("the PROXY protocol from an untrusted address, and its timeout", () => 
     assert.equal(failedHandshakes(proxy, "proxy_header"), 0);
   });
 });
+
+describe("handshake slots behind a balancer", () => {
+  let proxy: Proxy;
+
+  before(async () => {
+    proxy = await startProxy({
+      listen: "127.0.0.1:0",
+      proxyProtocol: ["127.0.0.1/32"],
+      handshakeTimeout: 30_000,
+      limits: { maxPendingHandshakesPerClient: 2 },
+    });
+  });
+
+  after(async () => {
+    await proxy?.server.close({ gracePeriod: 0 });
+  });
+
+  // A stalled handshake of `source`, relayed by the balancer at 127.0.0.1.
+  async function stall(source: string): Promise<RawSocket> {
+    const raw = await connectFrom(proxy.endpoint);
+    await raw.write(encodeProxyHeader({
+      version: 1,
+      source: { host: source, port: 40_000 },
+      destination: { host: "127.0.0.1", port: 1080 },
+    }));
+    return raw;
+  }
+
+  function pendingRefusals(): number {
+    return sample(
+      parseExposition(proxy.server.metrics.render()),
+      `edgesocks_connections_refused_total{reason="pending_per_client"}`,
+    );
+  }
+
+  it("counts the clients the headers name, not the balancer", {
+    timeout: 20_000,
+  }, async () => {
+    const open: RawSocket[] = [];
+    try {
+      // Five clients behind one balancer address: more than its cap of 2.
+      for (let i = 0; i < 5; i++) open.push(await stall(`192.0.2.${10 + i}`));
+      for (const raw of open) {
+        await raw.write(greeting([0x00]));
+        assert.equal(hex(await raw.read(2)), "05 00");
+      }
+      assert.equal(pendingRefusals(), 0);
+
+      // Three from one client: the third goes over that client's cap.
+      const same = [];
+      for (let i = 0; i < 3; i++) same.push(await stall("192.0.2.99"));
+      open.push(...same);
+      await same[2]!.ended(3_000);
+      assert.equal(same[2]!.received, 0, "closed without an answer");
+      assert.equal(pendingRefusals(), 1);
+      const record = proxy.logger.named("refused").at(-1)!;
+      assert.equal(record.client, "192.0.2.99:40000");
+      assert.equal(record.reason, "maxPendingHandshakesPerClient");
+      assert.match(String(record.via), /^127\.0\.0\.1:\d+$/);
+    } finally {
+      for (const raw of open) raw.destroy();
+    }
+  });
+});

@@ -11,6 +11,7 @@ import {
   request,
   userPass,
 } from "../_helpers/e2e/socks_raw.ts";
+import { connectFrom } from "../_helpers/e2e/socks_session.ts";
 import { startEchoServer, type TcpServer } from "../_helpers/e2e/tcp_server.ts";
 import { delay, eventually } from "../_helpers/e2e/with_timeout.ts";
 
@@ -246,12 +247,13 @@ describe("robustness against broken and hostile clients", () => {
   it("serves a new client while 200 handshakes stall", async () => {
     const stalled: RawSocket[] = [];
     try {
-      // Bounded: 4 batches of 50.
+      // Bounded: 4 batches of 50, each from its own address, as one
+      // address may hold only 64 handshake slots.
       for (let batch = 0; batch < 4; batch++) {
         const opened = await Promise.all(
           Array.from(
             { length: 50 },
-            () => RawSocket.connect("127.0.0.1", open.endpoint.port),
+            () => connectFrom(open.endpoint, `127.0.0.${2 + batch}`),
           ),
         );
         stalled.push(...opened);

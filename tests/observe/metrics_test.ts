@@ -18,9 +18,18 @@ edgesocks_connections_active 0
 # HELP edgesocks_connections_refused_total Clients refused, by reason: closed right after accept, or answered 01 when a per-user limit stops their request.
 # TYPE edgesocks_connections_refused_total counter
 edgesocks_connections_refused_total{reason="closing"} 0
+edgesocks_connections_refused_total{reason="descriptors"} 0
 edgesocks_connections_refused_total{reason="limit"} 0
+edgesocks_connections_refused_total{reason="pending_evicted"} 0
+edgesocks_connections_refused_total{reason="pending_full"} 0
+edgesocks_connections_refused_total{reason="pending_per_client"} 0
 edgesocks_connections_refused_total{reason="rule"} 0
 edgesocks_connections_refused_total{reason="throttled"} 0
+# HELP edgesocks_accept_errors_total Failed accepts on the listeners, by error code (EMFILE, ENFILE, other).
+# TYPE edgesocks_accept_errors_total counter
+edgesocks_accept_errors_total{code="EMFILE"} 0
+edgesocks_accept_errors_total{code="ENFILE"} 0
+edgesocks_accept_errors_total{code="other"} 0
 # HELP edgesocks_handshakes_failed_total SOCKS handshakes that failed, by reason.
 # TYPE edgesocks_handshakes_failed_total counter
 edgesocks_handshakes_failed_total{reason="auth_failed"} 0
@@ -167,9 +176,9 @@ describe("Metrics", () => {
     metrics.dnsLookup(0.3, true);
     metrics.connectionRefused('odd "reason"\n\\' as RefusalReason);
     const exposition = parse(metrics.render());
-    assert.equal(exposition.types.size, 14);
-    assert.equal(exposition.helps.size, 14);
-    assert.equal(exposition.values.size, 45);
+    assert.equal(exposition.types.size, 15);
+    assert.equal(exposition.helps.size, 15);
+    assert.equal(exposition.values.size, 52);
     assert.equal(
       exposition.values.get(
         'edgesocks_replies_total{command="connect",code="05"}',
@@ -223,7 +232,11 @@ describe("Metrics", () => {
     ]);
     assert.deepEqual(samples(metrics, "connections_refused_total"), [
       'edgesocks_connections_refused_total{reason="closing"} 1',
+      'edgesocks_connections_refused_total{reason="descriptors"} 0',
       'edgesocks_connections_refused_total{reason="limit"} 2',
+      'edgesocks_connections_refused_total{reason="pending_evicted"} 0',
+      'edgesocks_connections_refused_total{reason="pending_full"} 0',
+      'edgesocks_connections_refused_total{reason="pending_per_client"} 0',
       'edgesocks_connections_refused_total{reason="rule"} 0',
       'edgesocks_connections_refused_total{reason="throttled"} 0',
     ]);
@@ -232,6 +245,10 @@ describe("Metrics", () => {
       "limit",
       "throttled",
       "closing",
+      "pending_per_client",
+      "pending_full",
+      "pending_evicted",
+      "descriptors",
     ]);
   });
 

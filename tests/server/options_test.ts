@@ -34,7 +34,25 @@ describe("resolveOptions", () => {
     assert.equal(config.bindPorts, null);
     assert.equal(config.bindWithoutSession, false);
     assert.equal(config.externalAddress, null);
+    assert.equal(config.limits.maxPendingHandshakes, 1024);
+    assert.equal(config.limits.maxPendingHandshakesPerClient, 64);
+    assert.equal(config.limits.maxConnections, 0);
+    assert.equal(config.clientIpv6Prefix, 64);
     assert.equal(typeof config.logger.log, "function");
+  });
+
+  it("resolveOptions() names clientIpv6Prefix outside 1-128", () => {
+    for (const prefix of [0, 129, 64.5]) {
+      assert.throws(() => resolveOptions({ clientIpv6Prefix: prefix }), {
+        name: "TypeError",
+        message:
+          `Invalid option clientIpv6Prefix: ${prefix} is not a prefix length (1-128)`,
+      });
+    }
+    assert.equal(
+      resolveOptions({ clientIpv6Prefix: 48 }).clientIpv6Prefix,
+      48,
+    );
   });
 
   it("resolveOptions() keeps given values", () => {

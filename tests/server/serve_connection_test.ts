@@ -8,6 +8,7 @@ import { serveConnection } from "../../src/server/serve_connection.ts";
 import { type Server, startServer } from "../../src/server/server.ts";
 import { SessionTable } from "../../src/server/sessions.ts";
 import { Limits } from "../../src/server/limits.ts";
+import { PendingHandshakes } from "../../src/server/pending.ts";
 import { LoginThrottle } from "../../src/auth/login_throttle.ts";
 import { Metrics } from "../../src/observe/metrics.ts";
 import { encodeUdpDatagram } from "../../src/wire/udp_datagram.ts";
@@ -577,6 +578,7 @@ describe("serveConnection", () => {
       network,
       sessions: new SessionTable(),
       limits: new Limits(config.limits),
+      pending: new PendingHandshakes({ max: 0, perClient: 0, ipv6Prefix: 64 }),
       throttle: new LoginThrottle(config.loginThrottle),
       metrics: new Metrics(),
     };

@@ -130,16 +130,105 @@ describe("startServer", () => {
       const reader = new ByteReader(client);
       void client.write(GREETING);
       assert.deepEqual(await reader.bytes(2), [0x05, 0x00]);
-      assert.deepEqual(records.filter((r) => r.msg === "accept failed"), [{
+      assert.deepEqual(records.filter((r) => r.msg.startsWith("accept")), [{
         level: "warn",
-        msg: "accept failed",
+        msg: "accept failing",
         address: "127.0.0.1:1080",
+        failures: 1,
+        code: "EMFILE",
         error: "too many open files",
+      }, {
+        level: "info",
+        msg: "accepting again",
+        address: "127.0.0.1:1080",
+        failures: 0,
       }]);
       assert.equal(server.connectionCount, 1);
     } finally {
       await within(server.close({ gracePeriod: 0 }), 1000);
     }
+  });
+
+  it("Server backs off on accept errors in a row and logs them as one count", async () => {
+    const { records, server, listener } = await start();
+    try {
+      const started = Date.now();
+      // A fake network has no spare descriptor to give up: each failure
+      // waits, 10, 20, 40, 80, 160 and 320 ms.
+      for (let i = 0; i < 6; i++) {
+        listener.fail(errnoError("EMFILE", "too many open files"));
+      }
+      const client = listener.connect();
+      const reader = new ByteReader(client);
+      void client.write(GREETING);
+      assert.deepEqual(await reader.bytes(2), [0x05, 0x00]);
+      assert.ok(Date.now() - started >= 600, "it waited between attempts");
+      assert.deepEqual(
+        records.filter((r) => r.msg.startsWith("accept"))
+          .map((r) => [r.msg, r.failures]),
+        [["accept failing", 1], ["accepting again", 5]],
+      );
+      assert.match(
+        server.metrics.render(),
+        /^edgesocks_accept_errors_total\{code="EMFILE"\} 6$/m,
+      );
+    } finally {
+      await within(server.close({ gracePeriod: 0 }), 1000);
+    }
+  });
+
+  it("Server gives up its spare descriptor on EMFILE and closes clients while still out", async () => {
+    const network = new FakeNetwork();
+    // A network that tells its limit can run out: the server keeps a spare.
+    let outOfDescriptors = false;
+    const bindUdp = network.bindUdp.bind(network);
+    Object.assign(network, {
+      descriptorLimit: () => Promise.resolve(256),
+      bindUdp: (...args: Parameters<typeof bindUdp>) =>
+        outOfDescriptors
+          ? Promise.reject(errnoError("EMFILE", "too many open files"))
+          : bindUdp(...args),
+    });
+    const records: LogRecord[] = [];
+    const server = await startServer(network, {
+      listen: "127.0.0.1:1080",
+      logger: { log: (record) => records.push(record) },
+    });
+    const listener = network.listener(0);
+    try {
+      const [spare] = network.udpSockets;
+      assert.equal(spare?.closed, false, "a spare is held");
+      assert.deepEqual(records[0], {
+        level: "info",
+        msg: "descriptors",
+        limit: 256,
+        reserved: 65,
+        per_client: 3,
+        max_connections: 63,
+      });
+      outOfDescriptors = true;
+      listener.fail(errnoError("EMFILE", "too many open files"));
+      const shed = listener.connect();
+      const shedReader = new ByteReader(shed);
+      void shed.write(GREETING);
+      await waitFor(() => spare!.closed || undefined);
+      // Still out: the client is closed without a byte, and counted.
+      assert.deepEqual(await shedReader.toEnd(), []);
+      assert.match(
+        server.metrics.render(),
+        /^edgesocks_connections_refused_total\{reason="descriptors"\} 1$/m,
+      );
+      outOfDescriptors = false;
+      listener.fail(errnoError("EMFILE", "too many open files"));
+      const served = listener.connect();
+      const reader = new ByteReader(served);
+      void served.write(GREETING);
+      assert.deepEqual(await reader.bytes(2), [0x05, 0x00]);
+      assert.equal(network.udpSockets.filter((s) => !s.closed).length, 1);
+    } finally {
+      await within(server.close({ gracePeriod: 0 }), 1000);
+    }
+    assert.equal(network.udpSockets.filter((s) => !s.closed).length, 0);
   });
 
   it("Server counts connections and sessions until they end", async () => {

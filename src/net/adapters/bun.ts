@@ -11,6 +11,7 @@ import { lookup } from "node:dns/promises";
 import type { Connection, Listener, Network } from "../connection.ts";
 import type { HostPort } from "../../wire/address.ts";
 import { concat } from "../../bytes.ts";
+import { readDescriptorLimit } from "./_descriptor_limit.ts";
 import { hostOf, Inbox } from "./_shared.ts";
 
 // The slice of Bun's socket API this adapter uses, declared here so the
@@ -332,4 +333,5 @@ export const network: Network = {
       },
     };
   },
+  descriptorLimit: readDescriptorLimit,
 };

@@ -10,6 +10,7 @@
 import { lookup } from "node:dns/promises";
 import type { Connection, Listener, Network } from "../connection.ts";
 import { bindDgram } from "./_dgram.ts";
+import { readDescriptorLimit } from "./_descriptor_limit.ts";
 import { hostOf, nextReadSize, type ReadSizes } from "./_shared.ts";
 
 // The slice of the Deno namespace this adapter uses, declared here so the
@@ -205,4 +206,5 @@ export const network: Network = {
     return found.map((entry) => entry.address);
   },
   bindUdp: bindDgram,
+  descriptorLimit: readDescriptorLimit,
 };

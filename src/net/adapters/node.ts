@@ -15,6 +15,7 @@ import type {
 } from "../connection.ts";
 import type { HostPort } from "../../wire/address.ts";
 import { bindDgram } from "./_dgram.ts";
+import { readDescriptorLimit } from "./_descriptor_limit.ts";
 import { hostOf, Inbox, nextReadSize, type ReadSizes } from "./_shared.ts";
 
 // Listeners are shared by every socket and find their connection through
@@ -341,4 +342,5 @@ export const network: Network = {
     return found.map((entry) => entry.address);
   },
   bindUdp: bindDgram,
+  descriptorLimit: readDescriptorLimit,
 };

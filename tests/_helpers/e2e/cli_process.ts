@@ -136,9 +136,9 @@ export interface CliProcess {
 }
 
 /**
- * Starts `edgesocks ARGS` and resolves once it prints its first listening
- * address on 127.0.0.1; rejects (and kills it) if it exits or is silent
- * for `ms`.
+ * Starts `edgesocks ARGS` (under `ulimit -n openFiles` when given) and
+ * resolves once it prints its first listening address on 127.0.0.1;
+ * rejects (and kills it) if it exits or is silent for `ms`.
  *
  * @example
  * ```ts
@@ -151,11 +151,14 @@ export interface CliProcess {
  */
 export function startCli(
   args: readonly string[],
-  ms = 10_000,
+  options: { ms?: number; openFiles?: number } = {},
 ): Promise<CliProcess> {
+  const { ms = 10_000, openFiles } = options;
   const { command, args: full } = runtimeCommand(cli, args);
+  // `ulimit -n` in the shell binds the command it starts, soft and hard.
+  const limit = openFiles === undefined ? "" : `ulimit -n ${openFiles}; `;
   const script =
-    '"$@" & pid=$!; echo "pid $pid" >&2; wait $pid; echo "status $?" >&2';
+    `${limit}"$@" & pid=$!; echo "pid $pid" >&2; wait $pid; echo "status $?" >&2`;
   const child = spawn("sh", ["-c", script, "sh", command, ...full], {
     stdio: ["ignore", "pipe", "pipe"],
   });
