@@ -15,7 +15,7 @@ import { packOnce, removePacked } from "./_packed.ts";
 // Whichever test runs first builds, packs and installs (up to ~15 s).
 const SLOW = { timeout: 120_000 };
 
-const ENTRY_JS = ["esm/mod.js", "esm/src/wire/mod.js"];
+const ENTRY_JS = ["esm/mod.js", "esm/src/wire/mod.js", "esm/edge.js"];
 const ADAPTERS = [
   "esm/src/client/native_deno.js",
   "esm/src/client/native_node.js",
@@ -57,10 +57,20 @@ describe("the packed npm package", () => {
         main: "./esm/mod.js",
         types: "./types/mod.d.ts",
         exports: {
-          ".": { types: "./types/mod.d.ts", default: "./esm/mod.js" },
+          ".": {
+            types: "./types/mod.d.ts",
+            workerd: "./esm/edge.js",
+            worker: "./esm/edge.js",
+            browser: "./esm/edge.js",
+            default: "./esm/mod.js",
+          },
           "./wire": {
             types: "./types/src/wire/mod.d.ts",
             default: "./esm/src/wire/mod.js",
+          },
+          "./edge": {
+            types: "./types/edge.d.ts",
+            default: "./esm/edge.js",
           },
           "./package.json": "./package.json",
         },
@@ -68,6 +78,8 @@ describe("the packed npm package", () => {
         files: [
           "esm/mod.js",
           "esm/mod.js.map",
+          "esm/edge.js",
+          "esm/edge.js.map",
           "esm/src/",
           "types/",
           "CHANGELOG.md",
@@ -96,9 +108,9 @@ describe("the packed npm package", () => {
         ),
       );
       const types = declarationGraph(
-        ["types/mod.d.ts", "types/src/wire/mod.d.ts"].map((file) =>
-          join(installed, file)
-        ),
+        ["types/mod.d.ts", "types/src/wire/mod.d.ts", "types/edge.d.ts"].map((
+          file,
+        ) => join(installed, file)),
       );
       // Type-only modules (connection.ts) load nothing at run time, but their
       // empty JavaScript twin ships beside the declarations users see.
@@ -135,6 +147,28 @@ describe("the packed npm package", () => {
           .map((file) => relative(installed, file))
           .filter((file) => !file.startsWith("esm/src/wire/")),
         ["esm/src/bytes.js"],
+      );
+    },
+  );
+
+  it(
+    "loads no node: module, runtime adapter or CLI for edgesocks/edge",
+    SLOW,
+    async () => {
+      const { installed } = await packOnce();
+      const graph = importGraph([join(installed, "esm/edge.js")]);
+      const local = (files: string[]) =>
+        files.map((file) => relative(installed, file));
+      // The Worker's socket module, which workerd.js loads with import()
+      // on its first dial.
+      assert.deepEqual(graph.external, ["cloudflare:sockets"]);
+      assert.deepEqual(graph.dynamicExternal, []);
+      assert.deepEqual(local(graph.dynamicTargets), []);
+      assert.deepEqual(
+        local(graph.static).filter((file) =>
+          /\/(adapters|cli)\/|runtime_network|native_/.test(file)
+        ),
+        ["esm/src/net/adapters/workerd.js"],
       );
     },
   );
