@@ -12,7 +12,12 @@ export type {
   SocksUdpAssociation,
   UdpAssociateOptions,
 } from "./_udp_associate.ts";
-export type { StreamDial, StreamSocket } from "../net/stream_connection.ts";
+export type {
+  ChunkReader,
+  ChunkWriter,
+  StreamDial,
+  StreamSocket,
+} from "../net/stream_connection.ts";
 export { type SocksConnection, socksConnection } from "./socks_connection.ts";
 export { parseProxyUrl, type ProxyOptions } from "./url.ts";
 export {

@@ -14,14 +14,37 @@
 import type { HostPort } from "../wire/address.ts";
 import type { Connection, DialOptions, Network } from "./connection.ts";
 
-interface ChunkReader {
+/**
+ * The part of a `ReadableStreamDefaultReader` the connection uses.
+ *
+ * @example
+ * ```ts
+ * import type { ChunkReader } from "./stream_connection.ts";
+ * const reader: ChunkReader = new ReadableStream<Uint8Array>().getReader();
+ * ```
+ */
+export interface ChunkReader {
+  /** The next chunk, or `done` at the end. */
   read(): Promise<{ done: boolean; value?: Uint8Array | undefined }>;
+  /** Stops reading and discards what is queued. */
   cancel(reason?: unknown): Promise<void>;
 }
 
-interface ChunkWriter {
+/**
+ * The part of a `WritableStreamDefaultWriter` the connection uses.
+ *
+ * @example
+ * ```ts
+ * import type { ChunkWriter } from "./stream_connection.ts";
+ * const writer: ChunkWriter = new WritableStream<Uint8Array>().getWriter();
+ * ```
+ */
+export interface ChunkWriter {
+  /** Writes one chunk; settles once the sink took it. */
   write(chunk: Uint8Array): Promise<void>;
+  /** Closes after what is queued (for a socket: half-close). */
   close(): Promise<void>;
+  /** Closes at once, dropping what is queued. */
   abort(reason?: unknown): Promise<void>;
 }
 
