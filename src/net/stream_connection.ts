@@ -163,11 +163,24 @@ export function dialOnlyNetwork(dial: StreamDial, platform: string): Network {
   return {
     resolvesOnConnect: true,
     async connect(options) {
-      options.signal?.throwIfAborted();
-      const socket = await dial(options);
-      if (options.signal?.aborted) {
+      const { signal } = options;
+      signal?.throwIfAborted();
+      const dialling = dial(options);
+      // A dial function may not watch the signal (cloudflare:sockets does
+      // not take one): give up here, and close what opens after all.
+      const socket = await new Promise<StreamSocket>((resolve, reject) => {
+        const onAbort = () => {
+          reject(signal!.reason);
+          dialling.then((late) => late.close?.(), () => {});
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+        dialling.then(resolve, reject).finally(() =>
+          signal?.removeEventListener("abort", onAbort)
+        );
+      });
+      if (signal?.aborted) {
         socket.close?.();
-        options.signal.throwIfAborted();
+        signal.throwIfAborted();
       }
       return streamConnection(socket, {
         host: options.host,

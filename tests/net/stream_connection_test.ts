@@ -128,6 +128,27 @@ describe("dialOnlyNetwork()", () => {
     assert.equal(memory.closeCalls(), 1);
   });
 
+  it("gives up on a dial that ignores the signal, and closes its late socket", async () => {
+    const memory = memorySocket();
+    let open!: (socket: StreamSocket) => void;
+    const network = dialOnlyNetwork(
+      () => new Promise<StreamSocket>((resolve) => open = resolve),
+      "Testland",
+    );
+    const controller = new AbortController();
+    const connecting = network.connect({
+      host: "127.0.0.1",
+      port: 1,
+      signal: controller.signal,
+    });
+    controller.abort(new Error("timed out"));
+    await assert.rejects(connecting, /timed out/);
+    assert.equal(memory.closeCalls(), 0);
+    open(memory.socket);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(memory.closeCalls(), 1);
+  });
+
   it("rejects listen(), bindUdp() and lookup() saying what the platform cannot do", async () => {
     const network = dialOnlyNetwork(
       () => Promise.reject(new Error("unused")),
