@@ -24,6 +24,15 @@ const ADAPTERS = [
   "esm/src/net/adapters/node.js",
 ];
 
+/** The import graph of one installed entry, and its files as package paths. */
+async function installedGraph(entry: string) {
+  const { installed } = await packOnce();
+  return {
+    graph: importGraph([join(installed, entry)]),
+    local: (files: string[]) => files.map((file) => relative(installed, file)),
+  };
+}
+
 function readJson(file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(file, "utf8"));
 }
@@ -155,10 +164,7 @@ describe("the packed npm package", () => {
     "loads no node: module, runtime adapter or CLI for edgesocks/edge",
     SLOW,
     async () => {
-      const { installed } = await packOnce();
-      const graph = importGraph([join(installed, "esm/edge.js")]);
-      const local = (files: string[]) =>
-        files.map((file) => relative(installed, file));
+      const { graph, local } = await installedGraph("esm/edge.js");
       // The Worker's socket module, which workerd.js loads with import()
       // on its first dial.
       assert.deepEqual(graph.external, ["cloudflare:sockets"]);
@@ -177,10 +183,7 @@ describe("the packed npm package", () => {
     "reaches the adapters from edgesocks only through import()",
     SLOW,
     async () => {
-      const { installed } = await packOnce();
-      const graph = importGraph([join(installed, "esm/mod.js")]);
-      const local = (files: string[]) =>
-        files.map((file) => relative(installed, file));
+      const { graph, local } = await installedGraph("esm/mod.js");
       assert.deepEqual(graph.external, []);
       assert.deepEqual(
         local(graph.static).filter((file) => /\/(adapters|cli)\b/.test(file)),
