@@ -47,6 +47,9 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { VERSION } from "../src/version.ts";
 
+/** The export conditions under which `edgesocks` is `edgesocks/edge`. */
+const EDGE_CONDITIONS = ["workerd", "worker", "browser"];
+
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { version, skipTest, out, nodes } = parseArgs(
   process.argv.slice(2),
@@ -165,7 +168,9 @@ function compile(): number {
       // The published package has no .ts files for the maps to point at.
       inlineSources: true,
     },
-    include: ["mod.ts", "src", "tests"].map((path) => join(root, path)),
+    include: ["mod.ts", "edge.ts", "src", "tests"].map((path) =>
+      join(root, path)
+    ),
   });
   let result;
   try {
@@ -294,6 +299,18 @@ function packageJson(
       default: `./esm/${path}.js`,
     };
   }
+  // Worker bundlers (wrangler's esbuild and others) set these conditions:
+  // `edgesocks` then resolves to the entry without `node:` modules.
+  const edge = entries.get("./edge");
+  const main = entries.get(".");
+  if (edge !== undefined && main !== undefined) {
+    const js = `./esm/${edge}.js`;
+    exports["."] = {
+      types: `./types/${main}.d.ts`,
+      ...Object.fromEntries(EDGE_CONDITIONS.map((name) => [name, js])),
+      default: `./esm/${main}.js`,
+    };
+  }
   exports["./package.json"] = "./package.json";
   return {
     name: "edgesocks",
@@ -311,6 +328,7 @@ function packageJson(
     files: [
       "esm/mod.js",
       "esm/mod.js.map",
+      ...(edge === undefined ? [] : [`esm/${edge}.js`, `esm/${edge}.js.map`]),
       "esm/src/",
       "types/",
       "CHANGELOG.md",

@@ -6,52 +6,20 @@
  * @module
  */
 
-import type { Network } from "../net/connection.ts";
 import { runtimeNetwork } from "../net/runtime_network.ts";
 import type { HostPort } from "../wire/address.ts";
 import { Command } from "../wire/constants.ts";
-import { deadline } from "./_abort.ts";
-import { destinationOf, proxyOf } from "./_args.ts";
+import { leftoverOf, openConnect, underDeadline } from "./_connect.ts";
 import type { OpenNative } from "./_native.ts";
 import { ClientHandshake } from "./handshake.ts";
-import { negotiate, withLeftover } from "./negotiate.ts";
+import { negotiate } from "./negotiate.ts";
 import type { DenoConn } from "./native_deno.ts";
-import { type SocksConnection, socksConnection } from "./socks_connection.ts";
-import { openTunnel, requestAddress } from "./tunnel.ts";
+import type { ConnectOptions } from "./options.ts";
+import type { SocksConnection } from "./socks_connection.ts";
+import { requestAddress } from "./tunnel.ts";
 import type { ProxyOptions } from "./url.ts";
 
-/**
- * Options of {@linkcode connect} and the other client calls.
- *
- * @example
- * ```ts
- * import type { ConnectOptions } from "./connect.ts";
- * const options: ConnectOptions = { timeout: 5_000 };
- * ```
- */
-export interface ConnectOptions {
-  /** Gives up at once; what was opened is closed. */
-  signal?: AbortSignal;
-  /**
-   * Milliseconds for reaching the proxy and its reply together; default
-   * 30 000.
-   */
-  timeout?: number;
-  /** The network to use; default: the running runtime's. */
-  network?: Network;
-}
-
-/**
- * How long reaching the proxy and its reply may take, in ms, unless the
- * caller says otherwise.
- *
- * @example
- * ```ts
- * import { DEFAULT_TIMEOUT } from "./connect.ts";
- * console.log(DEFAULT_TIMEOUT); // 30000
- * ```
- */
-export const DEFAULT_TIMEOUT = 30_000;
+export { type ConnectOptions, DEFAULT_TIMEOUT } from "./options.ts";
 
 /**
  * The part of a `net.Socket` (Node, Bun) that {@linkcode NativeSocket}
@@ -113,55 +81,15 @@ export type NativeSocket = NodeSocketLike | DenoConn;
  * for await (const chunk of tunnel.readable) console.log(chunk.length);
  * ```
  */
-export async function connect(
+export function connect(
   proxy: string | ProxyOptions,
   destination: string | HostPort,
   options: ConnectOptions = {},
 ): Promise<SocksConnection> {
-  return await underDeadline(
-    { proxy, destination, options },
-    async ({ proxyOptions, target, network, signal }) => {
-      const { connection, outcome } = await openTunnel(network, proxyOptions, {
-        command: Command.Connect,
-        destination: target,
-        signal,
-      });
-      return socksConnection(
-        withLeftover(connection, leftoverOf(outcome)),
-        outcome.reply.bound,
-      );
-    },
-  );
-}
-
-// What connect() and connectNative() share: the arguments made whole, and
-// one deadline for the whole handshake.
-async function underDeadline<T>(
-  call: {
-    proxy: string | ProxyOptions;
-    destination: string | HostPort;
-    options: ConnectOptions;
-  },
-  body: (context: {
-    proxyOptions: ProxyOptions;
-    target: HostPort;
-    network: Network;
-    signal: AbortSignal;
-  }) => Promise<T>,
-): Promise<T> {
-  const { options } = call;
-  const proxyOptions = proxyOf(call.proxy);
-  const target = destinationOf(call.destination);
-  const network = options.network ?? await runtimeNetwork();
-  const limit = deadline(
-    { signal: options.signal, timeout: options.timeout ?? DEFAULT_TIMEOUT },
-    `the SOCKS5 handshake with ${proxyOptions.host}`,
-  );
-  try {
-    return await body({ proxyOptions, target, network, signal: limit.signal });
-  } finally {
-    limit.clear();
-  }
+  return openConnect(proxy, destination, {
+    ...options,
+    defaultNetwork: runtimeNetwork,
+  });
 }
 
 /**
@@ -194,7 +122,11 @@ export async function connectNative<T = NativeSocket>(
   options: ConnectOptions = {},
 ): Promise<T> {
   return await underDeadline(
-    { proxy, destination, options },
+    {
+      proxy,
+      destination,
+      options: { ...options, defaultNetwork: runtimeNetwork },
+    },
     async ({ proxyOptions, target, network, signal }) => {
       const handshake = new ClientHandshake({
         command: Command.Connect,
@@ -221,11 +153,4 @@ export async function connectNative<T = NativeSocket>(
       }
     },
   );
-}
-
-function leftoverOf(
-  outcome: { type: "bound" } | { type: "established"; leftover: Uint8Array },
-): Uint8Array {
-  // CONNECT has one reply, so the outcome is always `established`.
-  return outcome.type === "established" ? outcome.leftover : new Uint8Array(0);
 }

@@ -19,47 +19,9 @@
 export {
   connect,
   connectNative,
-  type ConnectOptions,
-  DEFAULT_TIMEOUT,
   type NativeSocket,
   type NodeSocketLike,
 } from "./connect.ts";
-export { bind, type SocksBind } from "./bind.ts";
-export {
-  type SocksUdpAssociation,
-  udpAssociate,
-  type UdpAssociateOptions,
-} from "./udp_associate.ts";
-export { type SocksConnection, socksConnection } from "./socks_connection.ts";
-export { parseProxyUrl, type ProxyOptions } from "./url.ts";
-export {
-  SocksAuthError,
-  type SocksAuthFailure,
-  SocksError,
-  SocksProtocolError,
-  type SocksProtocolErrorCode,
-  SocksReplyError,
-} from "./errors.ts";
-export {
-  ClientHandshake,
-  type ClientHandshakeEvent,
-  type ClientHandshakeOptions,
-  type ClientHandshakeStep,
-  type Credentials,
-} from "./handshake.ts";
-export {
-  connectionTransport,
-  type HandshakeOutcome,
-  type HandshakeTransport,
-  negotiate,
-  type NegotiateOptions,
-  withLeftover,
-} from "./negotiate.ts";
-export {
-  dialProxy,
-  openTunnel,
-  requestAddress,
-  type Tunnel,
-  type TunnelRequest,
-} from "./tunnel.ts";
-export type { DenoConn } from "./native_deno.ts";
+export { bind } from "./bind.ts";
+export { udpAssociate } from "./udp_associate.ts";
+export * from "./common.ts";

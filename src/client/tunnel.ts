@@ -152,8 +152,9 @@ export async function requestAddress(
 }
 
 /**
- * Connects to the proxy, resolving its name first; each address is tried
- * in the resolver's order until one connects.
+ * Connects to the proxy, resolving its name first (unless the network
+ * resolves names as it connects); each address is tried in the resolver's
+ * order until one connects.
  *
  * @example
  * ```ts
@@ -174,7 +175,7 @@ export async function dialProxy(
   signal?.throwIfAborted();
   const { port } = proxy;
   const isName = toSocksAddress(proxy.host, port).type === AddressType.Domain;
-  const addresses = isName
+  const addresses = isName && !network.resolvesOnConnect
     ? await untilAborted(network.lookup(proxy.host), signal)
     : [proxy.host];
   if (addresses.length === 0) {

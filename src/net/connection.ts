@@ -144,9 +144,18 @@ export interface UdpSocket {
  * ```
  */
 export interface Network {
+  /**
+   * `connect()` takes names too, the platform resolving them (Cloudflare
+   * Workers): the client then dials a proxy named by host without
+   * `lookup()`.
+   */
+  readonly resolvesOnConnect?: boolean;
   /** Listens on a TCP address. Rejects with the runtime's error. */
   listen(address: HostPort): Promise<Listener>;
-  /** Dials an IP address (never a name). Rejects with the runtime's error. */
+  /**
+   * Dials an IP address (never a name, unless `resolvesOnConnect`).
+   * Rejects with the runtime's error.
+   */
   connect(options: DialOptions): Promise<Connection>;
   /** Resolves a name with the system resolver: IPv4 and IPv6 text. */
   lookup(name: string): Promise<string[]>;

@@ -158,6 +158,11 @@ import {
   encodeRequest,
   type Request,
 } from "edgesocks/wire";
+import {
+  connect as edgeConnect,
+  type ConnectOptions,
+  type SocksConnection,
+} from "edgesocks/edge";
 
 const options: ServeOptions = {
   listen: ["127.0.0.1:0", { host: "::1", port: 0 }],
@@ -182,6 +187,17 @@ const sameCodec: typeof decodeRequest = decodeWireRequest;
 const version: string = VERSION;
 console.log(sameCodec, version);
 await server.close();
+
+// "./edge": the client with a dial function of the caller's runtime.
+const viaDial: ConnectOptions = {
+  dial: () => Promise.reject(new Error("no sockets in this example")),
+};
+const edgeTunnel: Promise<SocksConnection> = edgeConnect(
+  "socks5h://127.0.0.1:1080",
+  "example.com:80",
+  viaDial,
+);
+edgeTunnel.catch(() => {});
 
 // @ts-expect-error: listen takes addresses, not a bare port
 await serve({ listen: 1080 });

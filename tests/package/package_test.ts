@@ -15,7 +15,7 @@ import { packOnce, removePacked } from "./_packed.ts";
 // Whichever test runs first builds, packs and installs (up to ~15 s).
 const SLOW = { timeout: 120_000 };
 
-const ENTRY_JS = ["esm/mod.js", "esm/src/wire/mod.js"];
+const ENTRY_JS = ["esm/mod.js", "esm/src/wire/mod.js", "esm/edge.js"];
 const ADAPTERS = [
   "esm/src/client/native_deno.js",
   "esm/src/client/native_node.js",
@@ -23,6 +23,15 @@ const ADAPTERS = [
   "esm/src/net/adapters/deno.js",
   "esm/src/net/adapters/node.js",
 ];
+
+/** The import graph of one installed entry, and its files as package paths. */
+async function installedGraph(entry: string) {
+  const { installed } = await packOnce();
+  return {
+    graph: importGraph([join(installed, entry)]),
+    local: (files: string[]) => files.map((file) => relative(installed, file)),
+  };
+}
 
 function readJson(file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(file, "utf8"));
@@ -57,10 +66,20 @@ describe("the packed npm package", () => {
         main: "./esm/mod.js",
         types: "./types/mod.d.ts",
         exports: {
-          ".": { types: "./types/mod.d.ts", default: "./esm/mod.js" },
+          ".": {
+            types: "./types/mod.d.ts",
+            workerd: "./esm/edge.js",
+            worker: "./esm/edge.js",
+            browser: "./esm/edge.js",
+            default: "./esm/mod.js",
+          },
           "./wire": {
             types: "./types/src/wire/mod.d.ts",
             default: "./esm/src/wire/mod.js",
+          },
+          "./edge": {
+            types: "./types/edge.d.ts",
+            default: "./esm/edge.js",
           },
           "./package.json": "./package.json",
         },
@@ -68,6 +87,8 @@ describe("the packed npm package", () => {
         files: [
           "esm/mod.js",
           "esm/mod.js.map",
+          "esm/edge.js",
+          "esm/edge.js.map",
           "esm/src/",
           "types/",
           "CHANGELOG.md",
@@ -96,9 +117,9 @@ describe("the packed npm package", () => {
         ),
       );
       const types = declarationGraph(
-        ["types/mod.d.ts", "types/src/wire/mod.d.ts"].map((file) =>
-          join(installed, file)
-        ),
+        ["types/mod.d.ts", "types/src/wire/mod.d.ts", "types/edge.d.ts"].map((
+          file,
+        ) => join(installed, file)),
       );
       // Type-only modules (connection.ts) load nothing at run time, but their
       // empty JavaScript twin ships beside the declarations users see.
@@ -140,13 +161,29 @@ describe("the packed npm package", () => {
   );
 
   it(
+    "loads no node: module, runtime adapter or CLI for edgesocks/edge",
+    SLOW,
+    async () => {
+      const { graph, local } = await installedGraph("esm/edge.js");
+      // The Worker's socket module, which workerd.js loads with import()
+      // on its first dial.
+      assert.deepEqual(graph.external, ["cloudflare:sockets"]);
+      assert.deepEqual(graph.dynamicExternal, []);
+      assert.deepEqual(local(graph.dynamicTargets), []);
+      assert.deepEqual(
+        local(graph.static).filter((file) =>
+          /\/(adapters|cli)\/|runtime_network|native_/.test(file)
+        ),
+        ["esm/src/net/adapters/workerd.js"],
+      );
+    },
+  );
+
+  it(
     "reaches the adapters from edgesocks only through import()",
     SLOW,
     async () => {
-      const { installed } = await packOnce();
-      const graph = importGraph([join(installed, "esm/mod.js")]);
-      const local = (files: string[]) =>
-        files.map((file) => relative(installed, file));
+      const { graph, local } = await installedGraph("esm/mod.js");
       assert.deepEqual(graph.external, []);
       assert.deepEqual(
         local(graph.static).filter((file) => /\/(adapters|cli)\b/.test(file)),
