@@ -19,7 +19,11 @@ describe("the version", () => {
     assert.deepEqual({ name, version, exports }, {
       name: "@edgesocks/edgesocks",
       version: VERSION,
-      exports: { ".": "./mod.ts", "./wire": "./src/wire/mod.ts" },
+      exports: {
+        ".": "./mod.ts",
+        "./edge": "./edge.ts",
+        "./wire": "./src/wire/mod.ts",
+      },
     });
   });
 
