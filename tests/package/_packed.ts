@@ -72,7 +72,9 @@ export function packOnce(): Promise<Packed> {
 }
 
 /**
- * Deletes the temporary folder, if {@linkcode packOnce} made one.
+ * Deletes the temporary folder, if {@linkcode packOnce} made one; a later
+ * {@linkcode packOnce} packs again (Bun runs every test file in one
+ * process, so another file may still want the package).
  *
  * @example
  * ```ts
@@ -83,6 +85,7 @@ export function packOnce(): Promise<Packed> {
 export function removePacked(): void {
   if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
   tmp = undefined;
+  packing = undefined;
 }
 
 async function pack(): Promise<Packed> {
