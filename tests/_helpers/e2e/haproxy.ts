@@ -7,7 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import {
   existsSync,
   mkdtempSync,
@@ -18,9 +17,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { refusedPort } from "./free_port.ts";
-import { untilListening } from "./microsocks.ts";
+import { startListeningChild } from "./daemon.ts";
 import type { Endpoint } from "./socks_raw.ts";
-import { withTimeout } from "./with_timeout.ts";
 
 /** Where Debian's package puts the binary. */
 export const HAPROXY = "/usr/sbin/haproxy";
@@ -93,25 +91,14 @@ export async function startHaproxy(
   const file = join(dir, "haproxy.cfg");
   writeFileSync(file, text);
   // -db: stay in the foreground, so the PID is HAProxy's own.
-  const child = spawn(HAPROXY, ["-db", "-f", file], {
-    stdio: ["ignore", "ignore", "pipe"],
+  const stop = await startListeningChild("haproxy", [
+    HAPROXY,
+    "-db",
+    "-f",
+    file,
+  ], {
+    port,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
   });
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => stderr += String(chunk));
-  const exited = new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.once("error", () => resolve());
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill();
-    await withTimeout(exited, 5_000, "haproxy to exit");
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await untilListening(child, port);
-  } catch (error) {
-    await stop();
-    throw new Error(`haproxy did not start: ${error} ${stderr}`.trim());
-  }
   return { endpoint: { host: "127.0.0.1", port }, stop };
 }

@@ -9,13 +9,11 @@
  */
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import * as net from "node:net";
 import process from "node:process";
 import { refusedPort } from "./free_port.ts";
 import type { Credentials, Endpoint } from "./socks_raw.ts";
-import { delay, withTimeout } from "./with_timeout.ts";
+import { startListeningChild } from "./daemon.ts";
 
 /** Where Debian's package puts the binary. */
 export const MICROSOCKS = "/usr/bin/microsocks";
@@ -88,54 +86,8 @@ export async function startMicrosocks(
   if (credentials !== undefined) {
     args.push("-u", credentials.username, "-P", credentials.password);
   }
-  const child = spawn(MICROSOCKS, args, {
-    stdio: ["ignore", "ignore", "pipe"],
+  const stop = await startListeningChild("microsocks", [MICROSOCKS, ...args], {
+    port,
   });
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => stderr += String(chunk));
-  const exited = new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.once("error", () => resolve());
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill();
-    await withTimeout(exited, 5_000, "microsocks to exit");
-  };
-  try {
-    await untilListening(child, port);
-  } catch (error) {
-    await stop();
-    throw new Error(`microsocks did not start: ${error} ${stderr}`.trim());
-  }
   return { endpoint: { host: "127.0.0.1", port }, stop };
-}
-
-/**
- * Polls until a TCP connect to 127.0.0.1:`port` succeeds, failing if
- * `child` exits first: bounded to 50 tries, 5 s.
- */
-export async function untilListening(
-  child: ChildProcess,
-  port: number,
-): Promise<void> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    if (child.exitCode !== null) {
-      throw new Error(`it exited with ${child.exitCode}`);
-    }
-    const ok = await withTimeout(
-      new Promise<boolean>((resolve) => {
-        const socket = net.connect({ host: "127.0.0.1", port });
-        socket.once("connect", () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once("error", () => resolve(false));
-      }),
-      1_000,
-      `connecting to port ${port}`,
-    ).catch(() => false);
-    if (ok) return;
-    await delay(100);
-  }
-  throw new Error(`nothing listens on port ${port} after 5 s`);
 }
