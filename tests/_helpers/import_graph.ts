@@ -7,24 +7,13 @@
  * @module
  */
 
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import ts from "typescript";
+import { repositoryRoot } from "./repository.ts";
 
 /** Each module (a path from the repository root) and the modules it imports. */
 export type ImportGraph = Map<string, Set<string>>;
-
-/** The repository root: the nearest folder up that holds `deno.json`. */
-function repositoryRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "deno.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("Cannot find the repository root");
-    dir = parent;
-  }
-  return dir;
-}
 
 /** Every `.ts` module under `src/` with the `src/` modules it imports. */
 export function readImportGraph(): ImportGraph {

@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { repositoryRoot } from "../repository.ts";
 import { refusedPort } from "./free_port.ts";
 import { startListeningChild } from "./daemon.ts";
 import type { Endpoint } from "./socks_raw.ts";
@@ -33,10 +34,7 @@ export const HAPROXY = "/usr/sbin/haproxy";
  * ```
  */
 export function readmeHaproxyConfig(): string {
-  const readme = readFileSync(
-    new URL("../../../README.md", import.meta.url),
-    "utf8",
-  );
+  const readme = readFileSync(join(repositoryRoot(), "README.md"), "utf8");
   const match = /```haproxy\n([\s\S]*?)```/.exec(readme);
   assert.ok(match !== null, "README.md has a ```haproxy block");
   return match[1]!;
