@@ -231,15 +231,39 @@ interface Running {
   exited: Promise<void>;
 }
 
-interface PoolInit {
+/**
+ * What a {@linkcode WorkerPool} starts.
+ *
+ * @example
+ * ```ts
+ * import type { PoolInit } from "./workers.ts";
+ * type Init = Omit<PoolInit, "script">;
+ * ```
+ */
+export interface PoolInit {
+  /** The command line every worker parses. */
   args: string[];
+  /** The shared state. */
   shared: SharedBuffers;
+  /** The one log stream. */
   logger: LineLogger;
+  /** How the log lines are written. */
   logFormat: "json" | "text";
+  /** The worker's module; default worker_main. */
+  script?: URL;
 }
 
-// The worker threads, by column.
-class WorkerPool {
+/**
+ * The worker threads, by column: starts them, relays their log lines and
+ * counters, replaces one that dies, and drains them all.
+ *
+ * @example
+ * ```ts
+ * import { WorkerPool } from "./workers.ts";
+ * console.log(typeof WorkerPool); // "function"
+ * ```
+ */
+export class WorkerPool {
   readonly #init: PoolInit;
   readonly #running = new Map<number, Running>();
   #listen: string[] | null = null;
@@ -251,7 +275,7 @@ class WorkerPool {
     this.#init = init;
   }
 
-  // Starts the first worker, then the rest on the ports it bound.
+  /** Starts the first worker, then the rest on the ports it bound. */
   async start(count: number): Promise<HostPort[]> {
     try {
       const addresses = await this.#spawn(0);
@@ -268,14 +292,17 @@ class WorkerPool {
     }
   }
 
+  /** Sends `message` to every live worker. */
   post(message: ToWorker): void {
     for (const { worker } of this.#running.values()) {
       worker.postMessage(message);
     }
   }
 
-  // Every worker's counters, summed; a worker that does not answer in
-  // time counts as none.
+  /**
+   * Every worker's counters, summed; a worker that does not answer in
+   * time counts as none.
+   */
   async metrics(): Promise<string> {
     const id = this.#nextScrape++;
     const count = this.#init.shared.workers;
@@ -296,6 +323,7 @@ class WorkerPool {
     return sumExpositions(texts);
   }
 
+  /** Drains every worker and resolves once all have exited. */
   async close(): Promise<void> {
     this.#closing = true;
     const exits = [...this.#running.values()].map((r) => r.exited);
@@ -314,7 +342,8 @@ class WorkerPool {
     };
     const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
     const worker = new Worker(
-      new URL(`./worker_main${extension}`, import.meta.url),
+      this.#init.script ??
+        new URL(`./worker_main${extension}`, import.meta.url),
       { workerData: data },
     );
     let listening = false;
