@@ -537,6 +537,21 @@ function serverSpecs(wanted: Set<string>): ServerSpec[] {
         user,
       });
     }
+    if (wanted.has(`${name}-w2-warn`)) {
+      specs.push({
+        name: `${name}-w2-warn`,
+        label: `${label}, --workers 2, --log-level warn`,
+        command: [
+          ...command,
+          ...edgesocksArgs,
+          "--workers",
+          "2",
+          "--log-level",
+          "warn",
+        ],
+        user,
+      });
+    }
   };
   edgesocks("deno", "edgesocks on Deno", [
     `${bin}/deno`,
@@ -908,7 +923,9 @@ function header(): string[] {
     `Runtimes: ${deno}, bun ${bun}, node ${node}; peers: ${
       peers.join(", ") || "none installed"
     }; loadgen: ${cc}`,
-    hasTaskset
+    flags.unpinned
+      ? "Pinning: none (--unpinned)"
+      : hasTaskset
       ? `Pinning: server on CPU ${SERVER_CPU}, load generator on CPU ${GENERATOR_CPU}; latency test: both on CPU ${SERVER_CPU}`
       : "Pinning: none (taskset not found)",
     `Medians of ${rounds} round(s). Throughput: 1 × ${
