@@ -19,6 +19,7 @@ import {
   serveOptions,
 } from "./load_settings.ts";
 import { serveWorkers, workerCount } from "./workers.ts";
+import { untilStopped } from "./signals.ts";
 import { HELP, parseCommandLine } from "./parse_args.ts";
 import { UsageError } from "./settings.ts";
 import { stderrSink } from "./stderr_sink.ts";
@@ -128,35 +129,12 @@ async function serveCommand(
     );
   }
   const running = server;
-  await new Promise<void>((done) => {
-    let closing = false;
-    const reload = () => {
-      loadSettings(command)
-        .then((next) => serveOptions(next, logger))
-        .then((next) => running.reload(next))
-        .catch((error) => {
-          logger.log({
-            level: "error",
-            msg: "reload failed; the old settings stay",
-            error: (error as Error)?.message ?? String(error),
-          });
-        });
-    };
-    const stop = (signal: NodeJS.Signals) => {
-      // A second signal while tunnels drain ends the process at once.
-      if (closing) process.exit(signal === "SIGINT" ? 130 : 143);
-      closing = true;
-      logger.log({ level: "info", msg: "closing", signal });
-      Promise.all([running.close(), metrics?.close()]).then(() => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        process.off("SIGHUP", reload);
-        done();
-      });
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-    process.on("SIGHUP", reload);
+  await untilStopped(logger, {
+    reload: async () => {
+      const next = await serveOptions(await loadSettings(command), logger);
+      running.reload(next);
+    },
+    close: () => Promise.all([running.close(), metrics?.close()]),
   });
   return 0;
 }

@@ -39,6 +39,7 @@ import {
 } from "./load_settings.ts";
 import type { ServeCommand } from "./load_settings.ts";
 import { type Settings, UsageError } from "./settings.ts";
+import { untilStopped } from "./signals.ts";
 
 /**
  * What a worker thread is started with.
@@ -189,39 +190,14 @@ export async function serveWorkers(init: {
       }/metrics\n`,
     );
   }
-  await new Promise<void>((done) => {
-    let closing = false;
-    const reload = () => {
-      // Checked here first, so a broken file is reported once and no
-      // worker is left half reloaded.
-      loadSettings(command)
-        .then((next) => serveOptions(next, logger))
-        .then((next) => {
-          resolveOptions(next);
-          pool.post({ type: "reload" });
-        })
-        .catch((error) => {
-          logger.log({
-            level: "error",
-            msg: "reload failed; the old settings stay",
-            error: (error as Error)?.message ?? String(error),
-          });
-        });
-    };
-    const stop = (signal: NodeJS.Signals) => {
-      if (closing) process.exit(signal === "SIGINT" ? 130 : 143);
-      closing = true;
-      logger.log({ level: "info", msg: "closing", signal });
-      Promise.all([pool.close(), metrics?.close()]).then(() => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        process.off("SIGHUP", reload);
-        done();
-      });
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-    process.on("SIGHUP", reload);
+  await untilStopped(logger, {
+    // Checked here first, so a broken file is reported once and no worker
+    // is left half reloaded.
+    reload: async () => {
+      resolveOptions(await serveOptions(await loadSettings(command), logger));
+      pool.post({ type: "reload" });
+    },
+    close: () => Promise.all([pool.close(), metrics?.close()]),
   });
   return 0;
 }

@@ -53,7 +53,7 @@ import {
   type PendingOptions,
   type PendingRefusal,
 } from "./pending.ts";
-import { SessionTable } from "./sessions.ts";
+import { sessionKey, SessionTable } from "./sessions.ts";
 
 /** Bytes of a key at most: an IPv6 address and a 255-byte username fit. */
 const KEY_BYTES = 320;
@@ -544,11 +544,6 @@ class SharedSessions extends SessionTable {
       return total;
     });
   }
-}
-
-// The key of SessionTable, so both tables tell the same clients apart.
-function sessionKey(clientIp: string, user: string | null): string {
-  return user === null ? `${clientIp}\0` : `${clientIp}\0u:${user}`;
 }
 
 // Takes one place in each of `keys` (under their `max`), all or none.
