@@ -27,6 +27,21 @@ const post = (message: FromWorker) => port.postMessage(message);
 // thread, once.
 const quiet: Logger = { log() {} };
 
+// Log lines go to the main thread at most every LOG_POST_MS (or per 64 KiB):
+// each message wakes the main thread, which a busy server should not pay
+// per connection.
+const LOG_POST_MS = 20;
+const LOG_POST_BYTES = 64 * 1024;
+let unposted = "";
+let postTimer: ReturnType<typeof setTimeout> | undefined;
+function postLog(): void {
+  clearTimeout(postTimer);
+  postTimer = undefined;
+  if (unposted === "") return;
+  post({ type: "log", chunk: unposted });
+  unposted = "";
+}
+
 const command = parseCommandLine(data.args) as ServeCommand;
 let lines;
 try {
@@ -34,10 +49,12 @@ try {
   lines = createLogger({
     level: settings.logLevel ?? "info",
     format: data.logFormat,
-    // A batch of whole lines is one message: never a line split in two.
+    // Whole lines only, so the main thread never splits one.
     sink: {
       write(chunk, done) {
-        post({ type: "log", chunk });
+        unposted += chunk;
+        if (unposted.length >= LOG_POST_BYTES) postLog();
+        else postTimer ??= setTimeout(postLog, LOG_POST_MS);
         done();
       },
     },
@@ -80,15 +97,17 @@ try {
         });
         return;
       case "close":
-        server.close().then(() => batch.flush()).then(() =>
-          post({ type: "closed" })
-        );
+        server.close().then(() => batch.flush()).then(() => {
+          postLog();
+          post({ type: "closed" });
+        });
         return;
     }
   });
   post({ type: "listening", addresses: server.addresses });
 } catch (error) {
   await lines?.flush();
+  postLog();
   post({
     type: "failed",
     message: (error as Error)?.message ?? String(error),
