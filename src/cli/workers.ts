@@ -343,6 +343,7 @@ export class WorkerPool {
           });
           clearWorker(shared, column);
           this.#spawn(column).catch((error) => {
+            if (this.#closing) return;
             logger.log({
               level: "error",
               msg: "worker restart failed",
