@@ -6,7 +6,14 @@
  * ```sh
  * deno task bench [--rounds 3] [--quick] [--peers] [--servers direct,deno,deno-warn,bun,bun-warn,node,node-warn,microsocks,dante]
  * npm run bench   # the same
+ * deno task bench --unpinned [--servers bun,bun-w2,deno,deno-w2,node,node-w2,microsocks]
  * ```
+ *
+ * `--unpinned` is the multi-core run: nothing is pinned, so edgesocks with
+ * `--workers 2` (the `-w2` rows) and microsocks (a thread per client) may
+ * use every core, beside edgesocks with one worker; it measures only
+ * handshakes (rate, p50/p99), 8-stream throughput and the server's CPU
+ * time per connection (from /proc, every thread counted), in one table.
  *
  * - Throughput: 1 stream (1 GiB) and 8 streams (8 × 256 MiB), up and down,
  *   through a CONNECT tunnel to a local sink or source, in MB/s (10⁶ B/s)
@@ -68,6 +75,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     peers: { type: "boolean", default: false },
     servers: { type: "string" },
+    unpinned: { type: "boolean", default: false },
   },
 });
 
@@ -155,7 +163,9 @@ function tryRun(command: string, args: readonly string[]): string | null {
 }
 
 function pinned(cpu: string, command: readonly string[]): string[] {
-  return hasTaskset ? ["taskset", "-c", cpu, ...command] : [...command];
+  return hasTaskset && !flags.unpinned
+    ? ["taskset", "-c", cpu, ...command]
+    : [...command];
 }
 
 function track(child: ChildProcess): ChildProcess {
@@ -517,6 +527,29 @@ function serverSpecs(wanted: Set<string>): ServerSpec[] {
         command: [...command, ...edgesocksArgs, "--log-level", "warn"],
         user,
         connOnly: true,
+      });
+    }
+    if (wanted.has(`${name}-w2`)) {
+      specs.push({
+        name: `${name}-w2`,
+        label: `${label}, --workers 2`,
+        command: [...command, ...edgesocksArgs, "--workers", "2"],
+        user,
+      });
+    }
+    if (wanted.has(`${name}-w2-warn`)) {
+      specs.push({
+        name: `${name}-w2-warn`,
+        label: `${label}, --workers 2, --log-level warn`,
+        command: [
+          ...command,
+          ...edgesocksArgs,
+          "--workers",
+          "2",
+          "--log-level",
+          "warn",
+        ],
+        user,
       });
     }
   };
@@ -890,7 +923,9 @@ function header(): string[] {
     `Runtimes: ${deno}, bun ${bun}, node ${node}; peers: ${
       peers.join(", ") || "none installed"
     }; loadgen: ${cc}`,
-    hasTaskset
+    flags.unpinned
+      ? "Pinning: none (--unpinned)"
+      : hasTaskset
       ? `Pinning: server on CPU ${SERVER_CPU}, load generator on CPU ${GENERATOR_CPU}; latency test: both on CPU ${SERVER_CPU}`
       : "Pinning: none (taskset not found)",
     `Medians of ${rounds} round(s). Throughput: 1 × ${
@@ -1121,7 +1156,93 @@ function logTable(rows: readonly Row[]): string[] {
 
 // ------------------------------------------------------------------ main
 
+/** The tests of the `--unpinned` run. */
+const UNPINNED_TESTS = ["conn", "8↑", "8↓"] as const;
+
+/**
+ * The multi-core run: every server unpinned, handshakes and 8 streams,
+ * and the server CPU each connection costs.
+ */
+async function unpinnedMain(): Promise<void> {
+  const wanted = new Set(
+    (flags.servers ?? "bun,bun-w2,deno,deno-w2,microsocks").split(","),
+  );
+  mkdirSync(work, { recursive: true });
+  run("cc", ["-O2", "-Wall", "-o", loadgen, `${root}scripts/bench/loadgen.c`]);
+  if (flags.peers) installPeers();
+  const top = header();
+  console.error(top.join("\n"));
+  const rows: Row[] = [];
+  for (const spec of serverSpecs(wanted)) {
+    console.error(`starting ${spec.label}`);
+    const server = await startServer(spec);
+    const runs = new Map(TESTS.map((test) => [test, [] as Measured[]]));
+    rows.push({ name: spec.name, label: spec.label, server, runs });
+    const warm = { cpu: GENERATOR_CPU, what: `${spec.name} warm-up` };
+    await measure(server, words(`conn --seconds 0.3`), warm);
+  }
+  // A light load too (4 clients), where no server is short of CPU: the
+  // CPU a connection costs without the contention of a saturated machine.
+  const light = new Map<string, Measured[]>();
+  const lightArgs = words(
+    `conn --concurrency 4 --seconds ${settings.connSeconds} --max 2000000`,
+  );
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const test of UNPINNED_TESTS) {
+      for (const row of rows) {
+        console.error(`round ${round}/${settings.rounds}: ${row.name} ${test}`);
+        row.runs.get(test)!.push(await runTest(row.server, test));
+      }
+    }
+    for (const row of rows) {
+      console.error(`round ${round}/${settings.rounds}: ${row.name} light`);
+      const runs = light.get(row.name) ?? [];
+      runs.push(
+        await measure(row.server, lightArgs, {
+          cpu: GENERATOR_CPU,
+          what: `${row.name} light`,
+        }),
+      );
+      light.set(row.name, runs);
+    }
+  }
+  const cpuPer = (runs: readonly Measured[]) =>
+    median(runs.map((m) => m.serverCpu / Number(m.result.completed) * 1e6));
+  const value = (row: Row, test: Test, key: string) =>
+    median(row.runs.get(test)!.map((m) => Number(m.result[key])));
+  const out = [
+    `Unpinned (server and generator free to use all ${os.cpus().length} CPUs), ${CONCURRENCY} clients doing handshakes, medians of ${settings.rounds}:`,
+    "",
+    "| server | handshakes/s | p50 / p99 ms | 8 streams ↑ MB/s | 8 streams ↓ | server CPU µs / connection | at 4 clients: handshakes/s, CPU µs / connection |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const row of rows) {
+    const cpu = cpuPer(row.runs.get("conn")!);
+    const lightRuns = light.get(row.name)!;
+    const lightRate = median(lightRuns.map((m) => Number(m.result.rate)));
+    out.push(
+      `| ${row.label} | ${fixed(value(row, "conn", "rate"), 0)} | ${
+        fixed(value(row, "conn", "p50_ms"), 1)
+      } / ${fixed(value(row, "conn", "p99_ms"), 1)} | ${
+        mb(value(row, "8↑", "mbps"))
+      } | ${mb(value(row, "8↓", "mbps"))} | ${fixed(cpu, 0)} | ${
+        fixed(lightRate, 0)
+      }, ${fixed(cpuPer(lightRuns), 0)} |`,
+    );
+  }
+  console.log(
+    [
+      ...top,
+      "",
+      ...out,
+      "",
+      `Finished: ${new Date().toISOString()}, load average ${loadAverage()}`,
+    ].join("\n"),
+  );
+}
+
 async function main(): Promise<void> {
+  if (flags.unpinned) return await unpinnedMain();
   const wanted = new Set(
     (flags.servers ??
       "direct,deno,deno-warn,bun,bun-warn,node,node-warn,microsocks,dante")

@@ -12,6 +12,10 @@
 declare class TextEncoder {
   readonly encoding: string;
   encode(input?: string): Uint8Array<ArrayBuffer>;
+  encodeInto(
+    source: string,
+    destination: Uint8Array,
+  ): { read: number; written: number };
 }
 
 /** WHATWG Encoding: bytes to string. */

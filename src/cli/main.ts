@@ -9,32 +9,26 @@
  * @module
  */
 
-import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
 import process from "node:process";
 import { runHashPassword } from "./hash_password.ts";
 import {
-  buildSettings,
-  type Command,
-  HELP,
-  parseCommandLine,
-} from "./parse_args.ts";
-import { type Settings, UsageError } from "./settings.ts";
+  asUsageError,
+  loadSettings,
+  parseMetricsAddress,
+  type ServeCommand,
+  serveOptions,
+} from "./load_settings.ts";
+import { serveWorkers, workerCount } from "./workers.ts";
+import { untilStopped } from "./signals.ts";
+import { HELP, parseCommandLine } from "./parse_args.ts";
+import { UsageError } from "./settings.ts";
 import { stderrSink } from "./stderr_sink.ts";
-import {
-  createLogger,
-  type LineLogger,
-  type Logger,
-} from "../observe/logger.ts";
+import { createLogger, type LineLogger } from "../observe/logger.ts";
 import { serveMetrics } from "../observe/metrics_server.ts";
-import type { ServeOptions } from "../server/options.ts";
 import { runtimeNetwork } from "../net/runtime_network.ts";
 import { serve } from "../server/serve.ts";
-import { parseUsersFile, UsersFileError } from "../auth/users_file.ts";
 import { VERSION } from "../version.ts";
-import { formatHostPort, parseHostPort } from "../wire/address.ts";
-
-type ServeCommand = Extract<Command, { kind: "serve" }>;
+import { formatHostPort } from "../wire/address.ts";
 
 /** How long an exiting process waits for the log output to take its last lines. */
 const LOG_FLUSH_MS = 2_000;
@@ -79,11 +73,14 @@ async function main(args: string[]): Promise<number> {
     case "hash-password":
       return await runHashPassword(command.args, process);
     case "serve":
-      return await serveCommand(command);
+      return await serveCommand(command, args);
   }
 }
 
-async function serveCommand(command: ServeCommand): Promise<number> {
+async function serveCommand(
+  command: ServeCommand,
+  args: string[],
+): Promise<number> {
   const settings = await loadSettings(command);
   const logger = createLogger({
     level: settings.logLevel ?? "info",
@@ -92,6 +89,17 @@ async function serveCommand(command: ServeCommand): Promise<number> {
   });
   log = logger;
   const options = await serveOptions(settings, logger);
+  const count = workerCount(settings.workers);
+  if (count > 1) {
+    return await serveWorkers({
+      args,
+      command,
+      settings,
+      options,
+      logger,
+      count,
+    });
+  }
   let server;
   try {
     server = await serve(options);
@@ -121,135 +129,14 @@ async function serveCommand(command: ServeCommand): Promise<number> {
     );
   }
   const running = server;
-  await new Promise<void>((done) => {
-    let closing = false;
-    const reload = () => {
-      loadSettings(command)
-        .then((next) => serveOptions(next, logger))
-        .then((next) => running.reload(next))
-        .catch((error) => {
-          logger.log({
-            level: "error",
-            msg: "reload failed; the old settings stay",
-            error: (error as Error)?.message ?? String(error),
-          });
-        });
-    };
-    const stop = (signal: NodeJS.Signals) => {
-      // A second signal while tunnels drain ends the process at once.
-      if (closing) process.exit(signal === "SIGINT" ? 130 : 143);
-      closing = true;
-      logger.log({ level: "info", msg: "closing", signal });
-      Promise.all([running.close(), metrics?.close()]).then(() => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        process.off("SIGHUP", reload);
-        done();
-      });
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-    process.on("SIGHUP", reload);
+  await untilStopped(logger, {
+    reload: async () => {
+      const next = await serveOptions(await loadSettings(command), logger);
+      running.reload(next);
+    },
+    close: () => Promise.all([running.close(), metrics?.close()]),
   });
   return 0;
-}
-
-// The flags, over the config file when --config names one.
-async function loadSettings(command: ServeCommand): Promise<Settings> {
-  const file = command.configFile;
-  if (file === null) return buildSettings(command);
-  const text = await readText(file, "--config");
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // The engines' messages quote the text, which may hold a password.
-    throw new UsageError(`--config ${file}: not valid JSON`);
-  }
-  const settings = buildSettings(command, { value, file });
-  // Users files named in the config file are relative to it.
-  const fromFile = (value as { users?: unknown }).users;
-  if (!command.flags.some((flag) => flag.name === "users") && fromFile) {
-    settings.usersFiles = settings.usersFiles.map((path) =>
-      resolve(dirname(file), path)
-    );
-  }
-  return settings;
-}
-
-async function serveOptions(
-  settings: Settings,
-  logger: Logger,
-): Promise<ServeOptions> {
-  const users = new Map(settings.options.users as Map<string, string>);
-  for (const file of settings.usersFiles) {
-    let parsed;
-    try {
-      parsed = parseUsersFile(await readText(file, "--users"), file);
-    } catch (error) {
-      if (error instanceof UsersFileError) {
-        throw new UsageError(`--users ${error.message}`);
-      }
-      throw error;
-    }
-    for (const [name, secret] of parsed.users) {
-      if (users.has(name)) {
-        throw new UsageError(`--users ${file}: user "${name}" is given twice`);
-      }
-      users.set(name, secret);
-    }
-    for (const name of parsed.plaintext) {
-      logger.log({
-        level: "warn",
-        msg: "plaintext password in users file; use edgesocks hash-password",
-        file,
-        user: name,
-      });
-    }
-  }
-  const options: ServeOptions = {
-    ...settings.options,
-    rules: settings.rules,
-    logger,
-  };
-  if (users.size > 0) options.users = users;
-  return options;
-}
-
-async function readText(file: string, flag: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (error) {
-    throw new UsageError(
-      `${flag} ${file}: cannot read it: ${(error as Error).message}`,
-    );
-  }
-}
-
-function parseMetricsAddress(text: string) {
-  try {
-    return parseHostPort(text);
-  } catch (error) {
-    throw new UsageError(
-      `--metrics: ${
-        (error as Error).message.replace(/^Cannot parse address: /, "")
-      }`,
-    );
-  }
-}
-
-// serve() names option keys ("Invalid option idleTimeout: …"); the command
-// line speaks of flags.
-function asUsageError(error: unknown): unknown {
-  const match = /^Invalid option ([\w.]+): (.*)$/s.exec(
-    (error as Error)?.message,
-  );
-  if (!(error instanceof TypeError) || match === null) return error;
-  const flag = match[1]!.replace(/^limits\./, "").replace(
-    /[A-Z]/g,
-    (c) => `-${c.toLowerCase()}`,
-  );
-  return new UsageError(`--${flag}: ${match[2]}`);
 }
 
 try {

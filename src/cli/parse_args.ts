@@ -98,6 +98,9 @@ Options:
                              socks5h://[USER:PASS@]HOST[:PORT] passes names
                              on; socks5:// resolves them here.
   --metrics HOST:PORT        Serve Prometheus metrics at /metrics.
+  --workers N|auto           Threads serving the same addresses, sharing
+                             sessions, limits and logins; auto: one per
+                             core. Default: 1
   --log-level LEVEL          debug, info, warn, error or silent. Default: info
   --log-format FORMAT        json or text. Default: text on a terminal, else json
   -h, --help                 Show this help.

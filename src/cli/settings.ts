@@ -37,6 +37,9 @@ export class UsageError extends Error {
   }
 }
 
+/** Workers at most: each holds a count column in the shared tables. */
+export const MAX_WORKERS = 256;
+
 /**
  * What the settings build: `serve()` options and what the CLI itself does.
  *
@@ -59,6 +62,8 @@ export interface Settings {
   logFormat?: "json" | "text";
   /** Where to serve Prometheus metrics. */
   metrics?: string;
+  /** Threads serving the listen addresses; `auto`: one per core. */
+  workers?: number | "auto";
 }
 
 /**
@@ -298,6 +303,24 @@ export const SETTINGS: readonly Setting[] = [
     type: "string",
     apply: (settings, value, where) =>
       settings.metrics = checkHostPort(where, String(value)),
+  },
+  {
+    name: "workers",
+    type: "string",
+    apply(settings, value, where) {
+      const text = String(value).trim();
+      if (text === "auto") {
+        settings.workers = "auto";
+        return;
+      }
+      const count = parseCount(where, text);
+      if (count < 1 || count > MAX_WORKERS) {
+        throw new UsageError(
+          `${where}: ${count} is not 1-${MAX_WORKERS} or auto`,
+        );
+      }
+      settings.workers = count;
+    },
   },
   {
     name: "log-level",

@@ -82,6 +82,20 @@ export interface Listener {
 }
 
 /**
+ * Options of {@linkcode Network.listen}.
+ *
+ * @example
+ * ```ts
+ * import type { ListenOptions } from "./connection.ts";
+ * const options: ListenOptions = { reusePort: true };
+ * ```
+ */
+export interface ListenOptions {
+  /** Set `SO_REUSEPORT`: one address, one listener per worker. */
+  reusePort?: boolean;
+}
+
+/**
  * Options for dialling out.
  *
  * @example
@@ -150,8 +164,12 @@ export interface Network {
    * `lookup()`.
    */
   readonly resolvesOnConnect?: boolean;
-  /** Listens on a TCP address. Rejects with the runtime's error. */
-  listen(address: HostPort): Promise<Listener>;
+  /**
+   * Listens on a TCP address. Rejects with the runtime's error. With
+   * `reusePort`, the socket sets `SO_REUSEPORT`, so listeners of several
+   * threads share the address and the kernel spreads connections over them.
+   */
+  listen(address: HostPort, options?: ListenOptions): Promise<Listener>;
   /**
    * Dials an IP address (never a name, unless `resolvesOnConnect`).
    * Rejects with the runtime's error.

@@ -121,6 +121,11 @@ export type LoggerOptions =
 export interface LineLogger extends Logger {
   /** Lines dropped because the sink fell more than `maxBuffered` behind. */
   readonly dropped: number;
+  /**
+   * Queues lines formatted elsewhere (another worker's), each whole and
+   * ending in a newline, so every worker's lines share one stream.
+   */
+  writeLines(chunk: string): void;
   /** Resolves once every line logged so far is written. */
   flush(): Promise<void>;
   /**
@@ -158,6 +163,9 @@ export function createLogger(options: LoggerOptions): LineLogger {
         if (LOG_LEVELS.indexOf(record.level) < threshold) return;
         write(format(clock.now(), record));
       },
+      writeLines(chunk) {
+        for (const line of chunk.split("\n")) if (line !== "") write(line);
+      },
       dropped: 0,
       flush: () => Promise.resolve(),
       flushSync() {},
@@ -183,6 +191,7 @@ export function createLogger(options: LoggerOptions): LineLogger {
       if (LOG_LEVELS.indexOf(record.level) < threshold) return;
       batch.push(format(clock.now(), record) + "\n", false);
     },
+    writeLines: (chunk) => batch.push(chunk, false),
     get dropped() {
       return batch.dropped;
     },

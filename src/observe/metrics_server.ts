@@ -29,7 +29,7 @@ export interface MetricsServerOptions {
   /** Where to listen; port 0 picks a free one. */
   address: HostPort;
   /** What to expose: a {@linkcode Metrics} or anything that renders. */
-  metrics: { render(): string };
+  metrics: { render(): string | Promise<string> };
   /** Gets accept errors and the listening address; none by default. */
   logger?: Logger;
   /**
@@ -136,7 +136,7 @@ export async function serveMetrics(
 
 class Endpoint implements MetricsServer {
   readonly #listener: Listener;
-  readonly #metrics: { render(): string };
+  readonly #metrics: { render(): string | Promise<string> };
   readonly #logger: Logger | undefined;
   readonly #timeout: number;
   readonly #open = new Map<Connection, Promise<void>>();
@@ -204,7 +204,7 @@ class Endpoint implements MetricsServer {
       if (head.type === "closed") return;
       const response = head.type === "too_large"
         ? errorResponse(431)
-        : this.#respond(head.text);
+        : await this.#respond(head.text);
       await conn.write(encodeResponse(response));
       await conn.closeWrite();
       await drain(conn);
@@ -221,7 +221,7 @@ class Endpoint implements MetricsServer {
     }
   }
 
-  #respond(head: string): Response {
+  async #respond(head: string): Promise<Response> {
     // RFC 9112 §2.2: empty lines before the request line are ignored.
     const requestLine = head.replace(/^(\r\n)+/, "").split("\r\n", 1)[0]!;
     const match = REQUEST_LINE.exec(requestLine);
@@ -239,7 +239,7 @@ class Endpoint implements MetricsServer {
     }
     let body: string;
     try {
-      body = this.#metrics.render();
+      body = await this.#metrics.render();
     } catch (error) {
       this.#logger?.log({
         level: "error",

@@ -41,6 +41,12 @@ import { parseProxyUrl, type ProxyOptions } from "../client/url.ts";
  * ```
  */
 export interface ServeOptions {
+  /**
+   * Threads serving the listen addresses: `serve()` runs one (the
+   * default). For more, run the `edgesocks` command with `--workers N`,
+   * which shares sessions, limits and logins between them.
+   */
+  workers?: number;
   /** Where to listen; default `127.0.0.1:1080`. Port 0 picks a free one. */
   listen?: string | HostPort | ReadonlyArray<string | HostPort>;
   /** Username → password. With users (or `authenticate`), login is required. */
@@ -187,6 +193,11 @@ export interface ServerConfig {
  * ```
  */
 export function resolveOptions(options: ServeOptions): ServerConfig {
+  if (options.workers !== undefined && options.workers !== 1) {
+    throw new TypeError(
+      "Invalid option workers: serve() runs one worker; for more, run the edgesocks command with --workers N",
+    );
+  }
   const listen = resolveListen(options.listen ?? "127.0.0.1:1080");
   const authenticate = resolveAuthenticate(options);
   if (

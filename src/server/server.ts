@@ -15,13 +15,13 @@ import type { ConnectionScope, ServerState } from "./context.ts";
 import { serveConnection } from "./serve_connection.ts";
 import { SessionTable } from "./sessions.ts";
 import { admitBalancer, admitClient, refuseClient } from "./admission.ts";
-import { Limits } from "./limits.ts";
-import { PendingHandshakes } from "./pending.ts";
+import { type LimitOptions, Limits } from "./limits.ts";
+import { PendingHandshakes, type PendingOptions } from "./pending.ts";
 import { AcceptGuard } from "./accept_guard.ts";
 import { descriptorBudget, DESCRIPTORS_PER_CLIENT } from "./descriptors.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { upstreamNetwork } from "./upstream.ts";
-import { LoginThrottle } from "../auth/login_throttle.ts";
+import { LoginThrottle, type ThrottleOptions } from "../auth/login_throttle.ts";
 import { formatHostPort, type HostPort } from "../wire/address.ts";
 
 /**
@@ -257,6 +257,26 @@ export class Server {
 }
 
 /**
+ * How a server runs as one of several workers on the same addresses.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerInit } from "./server.ts";
+ * const init: WorkerInit = { reusePort: true };
+ * ```
+ */
+export interface WorkerInit {
+  /** Listen with `SO_REUSEPORT`, beside the other workers. */
+  reusePort?: boolean;
+  /** The state every worker shares, in place of this server's own. */
+  shared?: (options: {
+    limits: LimitOptions;
+    pending: PendingOptions;
+    throttle: ThrottleOptions;
+  }) => Pick<ServerState, "sessions" | "limits" | "pending" | "throttle">;
+}
+
+/**
  * Checks the options, opens every listener, and starts serving on
  * `network`. If one listener fails, those already open are closed.
  *
@@ -272,12 +292,14 @@ export class Server {
 export async function startServer(
   network: Network,
   options: ServeOptions,
+  worker: WorkerInit = {},
 ): Promise<Server> {
   const config = resolveOptions(options);
   const listeners: Listener[] = [];
+  const listenOptions = worker.reusePort ? { reusePort: true } : {};
   try {
     for (const address of config.listen) {
-      listeners.push(await network.listen(address));
+      listeners.push(await network.listen(address, listenOptions));
     }
   } catch (error) {
     for (const listener of listeners) listener.close();
@@ -289,6 +311,21 @@ export async function startServer(
     setByUser: options.limits?.maxConnections !== undefined,
   });
   const metrics = new Metrics();
+  const pendingOptions = {
+    max: config.limits.maxPendingHandshakes,
+    perClient: config.limits.maxPendingHandshakesPerClient,
+    ipv6Prefix: config.clientIpv6Prefix,
+  };
+  const state = worker.shared?.({
+    limits: config.limits,
+    pending: pendingOptions,
+    throttle: config.loginThrottle,
+  }) ?? {
+    sessions: new SessionTable(),
+    limits: new Limits(config.limits),
+    pending: new PendingHandshakes(pendingOptions),
+    throttle: new LoginThrottle(config.loginThrottle),
+  };
   const guard = new AcceptGuard({ network, logger: config.logger, metrics });
   await guard.start();
   const server = new Server({
@@ -301,14 +338,7 @@ export async function startServer(
         metrics,
       ),
       metrics,
-      sessions: new SessionTable(),
-      limits: new Limits(config.limits),
-      pending: new PendingHandshakes({
-        max: config.limits.maxPendingHandshakes,
-        perClient: config.limits.maxPendingHandshakesPerClient,
-        ipv6Prefix: config.clientIpv6Prefix,
-      }),
-      throttle: new LoginThrottle(config.loginThrottle),
+      ...state,
     },
     listeners,
     options,
@@ -360,7 +390,7 @@ async function budgetDescriptors(
 // Every name lookup goes through here, so its time lands in the metrics.
 function timedLookups(network: Network, metrics: Metrics): Network {
   return {
-    listen: (address) => network.listen(address),
+    listen: (address, options) => network.listen(address, options),
     connect: (options) => network.connect(options),
     bindUdp: (address, onDatagram) => network.bindUdp(address, onDatagram),
     async lookup(name) {

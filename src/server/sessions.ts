@@ -74,7 +74,17 @@ export class SessionTable {
   }
 }
 
-function sessionKey(clientIp: string, user: string | null): string {
+/**
+ * The key a session is counted under: client IP address and user, which
+ * never collide (a shared table stores it too).
+ *
+ * @example
+ * ```ts
+ * import { sessionKey } from "./sessions.ts";
+ * console.log(sessionKey("127.0.0.1", null) !== sessionKey("127.0.0.1", "")); // true
+ * ```
+ */
+export function sessionKey(clientIp: string, user: string | null): string {
   // NUL cannot occur in an IP address and the prefix tells "no auth" from
   // an empty username, so keys never collide.
   return user === null ? `${clientIp}\0` : `${clientIp}\0u:${user}`;

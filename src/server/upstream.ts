@@ -61,7 +61,7 @@ import { Command, Reply } from "../wire/constants.ts";
 export function upstreamNetwork(base: Network, proxy: ProxyOptions): Network {
   const remoteNames = proxy.resolve !== "local";
   return {
-    listen: (address) => base.listen(address),
+    listen: (address, options) => base.listen(address, options),
     bindUdp: (address, onDatagram) => base.bindUdp(address, onDatagram),
     lookup: remoteNames
       ? (name) => Promise.resolve([name])

@@ -55,6 +55,17 @@ describe("resolveOptions", () => {
     );
   });
 
+  it("resolveOptions() runs one worker and points at the command for more", () => {
+    assert.doesNotThrow(() => resolveOptions({ workers: 1 }));
+    for (const workers of [0, 2, 1.5]) {
+      assert.throws(() => resolveOptions({ workers }), {
+        name: "TypeError",
+        message:
+          "Invalid option workers: serve() runs one worker; for more, run the edgesocks command with --workers N",
+      });
+    }
+  });
+
   it("resolveOptions() keeps given values", () => {
     const logger = { log() {} };
     const config = resolveOptions({

@@ -48,6 +48,7 @@ interface SocketOptions {
   // Without it a peer's FIN closes both directions at once.
   allowHalfOpen: true;
   socket: Handlers;
+  reusePort?: boolean;
 }
 interface BunUdpSocket {
   readonly hostname: string;
@@ -261,11 +262,12 @@ const dialHandlers = handlers(() => {});
  * ```
  */
 export const network: Network = {
-  listen(address) {
+  listen(address, options = {}) {
     const accepted = new Inbox<Connection>({ pause() {}, resume() {} });
     const server = Bun.listen({
       hostname: address.host,
       port: address.port,
+      ...(options.reusePort ? { reusePort: true } : {}),
       allowHalfOpen: true,
       socket: handlers((conn) => accepted.push(conn)),
     });

@@ -34,7 +34,9 @@ interface DenoListener {
   close(): void;
 }
 interface DenoApi {
-  listen(options: DenoAddr & { transport: "tcp" }): DenoListener;
+  listen(
+    options: DenoAddr & { transport: "tcp"; reusePort?: boolean },
+  ): DenoListener;
   connect(
     options: DenoAddr & { transport: "tcp"; signal?: AbortSignal },
   ): Promise<DenoConn>;
@@ -158,11 +160,12 @@ function addressOf(addr: DenoAddr) {
  * ```
  */
 export const network: Network = {
-  listen(address) {
+  listen(address, options = {}) {
     const listener = Deno.listen({
       hostname: address.host,
       port: address.port,
       transport: "tcp",
+      ...(options.reusePort ? { reusePort: true } : {}),
     });
     let closed = false;
     const result: Listener = {

@@ -11,6 +11,7 @@ import type {
   Connection,
   DialOptions,
   Listener,
+  ListenOptions,
   Network,
 } from "../connection.ts";
 import type { HostPort } from "../../wire/address.ts";
@@ -263,7 +264,10 @@ function addressOf(host: string | undefined, port: number | undefined) {
   return { host: hostOf(host), port: port ?? 0 };
 }
 
-async function listen(address: HostPort): Promise<Listener> {
+async function listen(
+  address: HostPort,
+  options: ListenOptions = {},
+): Promise<Listener> {
   const server = net.createServer({
     allowHalfOpen: true,
     pauseOnConnect: true,
@@ -278,7 +282,11 @@ async function listen(address: HostPort): Promise<Listener> {
   server.on("error", (error) => accepted.end(error));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host: address.host, port: address.port }, () => {
+    server.listen({
+      host: address.host,
+      port: address.port,
+      ...(options.reusePort ? { reusePort: true } : {}),
+    }, () => {
       server.off("error", reject);
       resolve();
     });
