@@ -17,7 +17,7 @@ import { UsageError } from "./settings.ts";
 import type { FromWorker, ToWorker, WorkerData } from "./workers.ts";
 import { createLogger, type Logger } from "../observe/logger.ts";
 import { runtimeNetwork } from "../net/runtime_network.ts";
-import { startServer } from "../server/server.ts";
+import { startWorkerServer } from "../server/server.ts";
 import { openSharedState } from "../server/shared_table.ts";
 
 const data = workerData as WorkerData;
@@ -68,7 +68,7 @@ try {
     if (data.listen !== null) options.listen = data.listen;
     return options;
   };
-  const server = await startServer(
+  const server = await startWorkerServer(
     await runtimeNetwork(),
     await withLogger(settings),
     {

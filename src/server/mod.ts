@@ -56,6 +56,7 @@ export type {
   Datagram,
   DialOptions,
   Listener,
+  ListenOptions,
   Network,
   UdpSocket,
 } from "../net/connection.ts";

@@ -289,10 +289,21 @@ export interface WorkerInit {
  * }
  * ```
  */
-export async function startServer(
+export function startServer(
   network: Network,
   options: ServeOptions,
-  worker: WorkerInit = {},
+): Promise<Server> {
+  return startWorkerServer(network, options, {});
+}
+
+/**
+ * {@linkcode startServer} as one of several workers on the same addresses
+ * (the CLI's `--workers`).
+ */
+export async function startWorkerServer(
+  network: Network,
+  options: ServeOptions,
+  worker: WorkerInit,
 ): Promise<Server> {
   const config = resolveOptions(options);
   const listeners: Listener[] = [];
