@@ -111,10 +111,10 @@ describe("the packed npm package", () => {
     SLOW,
     async () => {
       const { files, installed } = await packOnce();
+      // The CLI's worker threads start from a module of their own.
+      const cli = ["esm/src/cli/main.js", "esm/src/cli/worker_main.js"];
       const graph = importGraph(
-        [...ENTRY_JS, "esm/src/cli/main.js"].map((file) =>
-          join(installed, file)
-        ),
+        [...ENTRY_JS, ...cli].map((file) => join(installed, file)),
       );
       const types = declarationGraph(
         ["types/mod.d.ts", "types/src/wire/mod.d.ts", "types/edge.d.ts"].map((
