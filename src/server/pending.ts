@@ -47,6 +47,28 @@ export const PENDING_GRACE = 1000;
 export const KNOWN_CLIENTS = 4096;
 
 /**
+ * The client keys that finished a handshake, the most recent
+ * {@linkcode KNOWN_CLIENTS} of them: newcomers from these go first when
+ * every slot is taken.
+ */
+export class KnownClients {
+  readonly #keys = new Set<string>();
+
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  /** Records `key` as the most recent; forgets the least recent past the cap. */
+  remember(key: string): void {
+    this.#keys.delete(key);
+    this.#keys.add(key);
+    if (this.#keys.size > KNOWN_CLIENTS) {
+      this.#keys.delete(this.#keys.values().next().value!);
+    }
+  }
+}
+
+/**
  * The caps of a {@linkcode PendingHandshakes}; zero means no cap.
  *
  * @example
@@ -89,7 +111,7 @@ export class PendingHandshakes {
   readonly #options: PendingOptions;
   readonly #now: () => number;
   // Client keys that finished a handshake, least recent first.
-  readonly #known = new Set<string>();
+  readonly #known = new KnownClients();
   // Every slot, oldest first (a Set iterates in insertion order).
   readonly #slots = new Set<Slot>();
   readonly #perKey = new Map<string, number>();
@@ -146,17 +168,9 @@ export class PendingHandshakes {
     return {
       release: (succeeded = false) => {
         this.#remove(slot);
-        if (succeeded) this.#remember(key);
+        if (succeeded) this.#known.remember(key);
       },
     };
-  }
-
-  #remember(key: string): void {
-    this.#known.delete(key);
-    this.#known.add(key);
-    if (this.#known.size > KNOWN_CLIENTS) {
-      this.#known.delete(this.#known.values().next().value!);
-    }
   }
 
   #remove(slot: Slot): void {

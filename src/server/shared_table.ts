@@ -47,7 +47,7 @@ import {
   releaseNothing,
 } from "./limits.ts";
 import {
-  KNOWN_CLIENTS,
+  KnownClients,
   PENDING_GRACE,
   PendingHandshakes,
   type PendingOptions,
@@ -621,7 +621,7 @@ class SharedPending extends PendingHandshakes {
   readonly #table: SharedTable;
   readonly #options: PendingOptions;
   readonly #now: () => number;
-  readonly #known = new Set<string>();
+  readonly #known = new KnownClients();
   readonly #slots = new Set<LocalSlot>();
 
   constructor(table: SharedTable, options: PendingOptions) {
@@ -683,17 +683,9 @@ class SharedPending extends PendingHandshakes {
             giveBack(table, key);
           });
         }
-        if (succeeded) this.#remember(key);
+        if (succeeded) this.#known.remember(key);
       },
     };
-  }
-
-  #remember(key: string): void {
-    this.#known.delete(key);
-    this.#known.add(key);
-    if (this.#known.size > KNOWN_CLIENTS) {
-      this.#known.delete(this.#known.values().next().value!);
-    }
   }
 }
 

@@ -36,6 +36,15 @@ function failedHandshakes(proxy: Proxy, reason: string): number {
   );
 }
 
+// The "handshake failed" record of one client, waited for up to 3 s.
+function failedHandshakeOf(proxy: Proxy, client: string) {
+  return proxy.logger.waitFor(
+    (r) => r.msg === "handshake failed" && r.client === client,
+    3_000,
+    "the failed handshake",
+  );
+}
+
 // Sends `parts` one write at a time (a pause between, so each tends to
 // arrive as a read of its own), then CONNECTs to `echo` and relays a line.
 async function connectThrough(
@@ -159,13 +168,7 @@ describe("the PROXY protocol from a trusted balancer", () => {
     } finally {
       raw.destroy();
     }
-    const failed = await proxy.logger.waitFor(
-      (r) =>
-        r.msg === "handshake failed" &&
-        r.client === `127.0.0.1:${raw.localPort}`,
-      3_000,
-      "the failed handshake",
-    );
+    const failed = await failedHandshakeOf(proxy, `127.0.0.1:${raw.localPort}`);
     assert.equal(failed.reason, "proxy_header");
     assert.equal(
       failed.error,
@@ -277,12 +280,9 @@ describe("the PROXY protocol from an untrusted address, and its timeout", () => 
       } finally {
         raw.destroy();
       }
-      const failed = await proxy.logger.waitFor(
-        (r) =>
-          r.msg === "handshake failed" &&
-          r.client === `127.0.0.2:${raw.localPort}`,
-        3_000,
-        "the failed handshake",
+      const failed = await failedHandshakeOf(
+        proxy,
+        `127.0.0.2:${raw.localPort}`,
       );
       assert.equal(failed.reason, "protocol_error");
       assert.equal(failed.via, undefined);
