@@ -33,6 +33,15 @@ export interface Connection {
    * on a reset. The chunk is the caller's to keep: adapters never reuse it.
    */
   read(): Promise<Uint8Array | null>;
+  /**
+   * Optional push reading, for a driver that reacts to bytes rather than
+   * awaiting them: from now on each chunk goes to `receiver.data()` from
+   * the runtime's own callback, with no promise per chunk, and the end to
+   * `receiver.end()` once. `null` hands reading back to `read()`: chunks
+   * that arrive meanwhile wait for it. Left out, `receive()` in
+   * receive.ts reads in a loop instead.
+   */
+  receive?(receiver: Receiver | null): void;
   /** Queues bytes; resolves when the runtime can take more (backpressure). */
   write(bytes: Uint8Array): Promise<void>;
   /** Sends FIN after queued bytes; reading goes on. */
@@ -56,6 +65,16 @@ export interface Connection {
    * included, so nothing waits on a closed connection.
    */
   close(): void;
+}
+
+/**
+ * Where a connection pushes what it reads: see {@linkcode Connection.receive}.
+ */
+export interface Receiver {
+  /** The next chunk; the receiver's to keep. */
+  data(chunk: Uint8Array): void;
+  /** No more chunks: `null` after the peer's FIN, or the reset's error. */
+  end(error: unknown): void;
 }
 
 /**

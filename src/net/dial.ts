@@ -100,24 +100,20 @@ export async function dial(
   const controller = target.controller ?? new AbortController();
   // An abort before the call fires no event: check it, or dial would go on.
   controller.signal.throwIfAborted();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new ReplyError(
+  // The timeout aborts the dial with its own reason, which the lookup's
+  // wait and every attempt then reject with.
+  const timer = setTimeout(() => {
+    controller.abort(
+      new ReplyError(
         Reply.TtlExpired,
         `Cannot connect to ${
           formatHostPort(target)
         }: timed out after ${target.timeout} ms`,
-      );
-      reject(error);
-      controller.abort(error);
-    }, target.timeout);
-  });
+      ),
+    );
+  }, target.timeout);
   try {
-    return await Promise.race([
-      resolveAndRace(network, target, controller),
-      timedOut,
-    ]);
+    return await resolveAndRace(network, target, controller);
   } finally {
     clearTimeout(timer);
   }
@@ -132,10 +128,10 @@ async function resolveAndRace(
   const { port } = target;
   const isName = toSocksAddress(target.host, port).type === AddressType.Domain;
   const resolved = isName
-    ? interleaveFamilies(await network.lookup(target.host))
+    ? interleaveFamilies(
+      await untilAborted(network.lookup(target.host), signal),
+    )
     : [target.host];
-  // The lookup may outlive the timeout: start nothing for a dead dial.
-  signal.throwIfAborted();
   if (resolved.length === 0) {
     throw new ReplyError(
       Reply.HostUnreachable,
@@ -143,11 +139,33 @@ async function resolveAndRace(
     );
   }
   const addresses = permitted(resolved, target);
+  // Most destinations have one address: nothing to race.
+  if (addresses.length === 1) {
+    return await network.connect({ host: addresses[0]!, port, signal });
+  }
   return await race(
     addresses,
     (host) => network.connect({ host, port, signal }),
     controller,
   );
+}
+
+// The system resolver takes no signal: stop waiting for it on an abort,
+// and start nothing for a dead dial.
+async function untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort);
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 function permitted(addresses: string[], target: DialTarget): string[] {

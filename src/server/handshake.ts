@@ -107,6 +107,11 @@ export class Handshake {
     this.#methods = options.methods;
   }
 
+  /** Whether an `authenticate` event waits for `authenticated()`. */
+  get authenticating(): boolean {
+    return this.#state === "authenticating";
+  }
+
   /** The chosen method, or 0xFF before one is chosen. */
   get method(): number {
     return this.#method;

@@ -18,10 +18,15 @@ export interface Flow {
 /**
  * Turns pushed items (socket `data` events, accepted sockets) into `read()`
  * calls. It pauses the source as soon as an item arrives that no one is
- * waiting for, so at most one unread chunk is held: backpressure.
+ * waiting for, so at most one unread chunk is held: backpressure. With a
+ * receiver (see {@linkcode Inbox.deliverTo}), items go straight to it.
  */
 export class Inbox<T = Uint8Array> {
   #queue: T[] = [];
+  #receiver: {
+    data(item: T): void;
+    end(error: unknown): void;
+  } | null = null;
   #waiter: {
     resolve: (item: T | null) => void;
     reject: (error: unknown) => void;
@@ -37,6 +42,7 @@ export class Inbox<T = Uint8Array> {
   /** An item arrived. */
   push(item: T): void {
     if (this.#done) return;
+    if (this.#receiver !== null) return this.#receiver.data(item);
     const waiter = this.#waiter;
     if (waiter !== null) {
       this.#waiter = null;
@@ -54,6 +60,11 @@ export class Inbox<T = Uint8Array> {
   end(error: unknown): void {
     if (this.#done) return;
     this.#done = true;
+    const receiver = this.#receiver;
+    if (receiver !== null) {
+      this.#receiver = null;
+      return receiver.end(error);
+    }
     this.#error = error;
     const waiter = this.#waiter;
     if (waiter === null) return;
@@ -63,6 +74,28 @@ export class Inbox<T = Uint8Array> {
       this.#error = null;
       waiter.reject(error);
     }
+  }
+
+  /**
+   * Pushes every item to `receiver` from now on, what is queued first, then
+   * the end; `null` queues them for `read()` again. Connection.receive().
+   */
+  deliverTo(
+    receiver: { data(item: T): void; end(error: unknown): void } | null,
+  ): void {
+    this.#receiver = receiver;
+    if (receiver === null) return;
+    while (this.#queue.length > 0 && this.#receiver === receiver) {
+      receiver.data(this.#queue.shift()!);
+    }
+    if (this.#receiver !== receiver) return;
+    if (this.#done) {
+      this.#receiver = null;
+      const error = this.#error;
+      this.#error = null;
+      return receiver.end(error);
+    }
+    this.#flow.resume();
   }
 
   /**

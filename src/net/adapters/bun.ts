@@ -8,7 +8,7 @@
  */
 
 import { lookup } from "node:dns/promises";
-import type { Connection, Listener, Network } from "../connection.ts";
+import type { Connection, Listener, Network, Receiver } from "../connection.ts";
 import type { HostPort } from "../../wire/address.ts";
 import { concat } from "../../bytes.ts";
 import { readDescriptorLimit } from "./_descriptor_limit.ts";
@@ -120,8 +120,17 @@ class BunConnection implements Connection {
     };
   }
 
+  /** The peer's address, known without asking the socket. */
+  knowRemoteAddress(address: HostPort): void {
+    this.#remoteAddress = address;
+  }
+
   read(): Promise<Uint8Array | null> {
     return this.inbox.read();
+  }
+
+  receive(receiver: Receiver | null): void {
+    this.inbox.deliverTo(receiver);
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -251,6 +260,14 @@ function handlers(onOpen: (conn: BunConnection) => void): Handlers {
 // so no dial needs closures of its own.
 const dialHandlers = handlers(() => {});
 
+// The peer of a dialled socket is the address dialled: each of Bun's
+// address getters is a syscall.
+function dialled(socket: BunSocket, address: HostPort): BunConnection {
+  const conn = socket.data!;
+  conn.knowRemoteAddress({ host: hostOf(address.host), port: address.port });
+  return conn;
+}
+
 /**
  * Bun's network.
  *
@@ -291,7 +308,7 @@ export const network: Network = {
       allowHalfOpen: true,
       socket: dialHandlers,
     });
-    if (signal === undefined) return (await connecting).data!;
+    if (signal === undefined) return dialled(await connecting, options);
     // Bun.connect takes no signal: give up waiting, and close a late socket.
     let onAbort!: () => void;
     const aborted = new Promise<never>((_, reject) => {
@@ -302,7 +319,7 @@ export const network: Network = {
       signal.addEventListener("abort", onAbort);
     });
     try {
-      return (await Promise.race([connecting, aborted])).data!;
+      return dialled(await Promise.race([connecting, aborted]), options);
     } finally {
       signal.removeEventListener("abort", onAbort);
     }

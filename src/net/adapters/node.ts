@@ -13,6 +13,7 @@ import type {
   Listener,
   ListenOptions,
   Network,
+  Receiver,
 } from "../connection.ts";
 import type { HostPort } from "../../wire/address.ts";
 import { bindDgram } from "./_dgram.ts";
@@ -173,6 +174,10 @@ class NodeConnection implements Connection {
 
   read(): Promise<Uint8Array | null> {
     return this.inbox.read();
+  }
+
+  receive(receiver: Receiver | null): void {
+    this.inbox.deliverTo(receiver);
   }
 
   forwardTo(

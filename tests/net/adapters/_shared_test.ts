@@ -95,6 +95,60 @@ describe("Inbox", () => {
     assert.equal(await inbox.read(), null);
   });
 
+  it("deliverTo() hands over what is queued, then each item as it comes, then the end", async () => {
+    const { calls, flow } = recordingFlow();
+    const inbox = new Inbox(flow);
+    inbox.push(a);
+    const got: unknown[] = [];
+    inbox.deliverTo({
+      data: (item) => got.push(item),
+      end: (error) => got.push(["end", error]),
+    });
+    assert.deepEqual(got, [a]);
+    assert.deepEqual(calls, ["pause", "resume"]);
+    inbox.push(b);
+    inbox.end(null);
+    inbox.end(new Error("late"));
+    assert.deepEqual(got, [a, b, ["end", null]]);
+    // The end went to the receiver: read() gives null, not the error.
+    assert.equal(await inbox.read(), null);
+  });
+
+  it("deliverTo() gives an end that came before it, error included, once", async () => {
+    const inbox = new Inbox(recordingFlow().flow);
+    inbox.push(a);
+    inbox.end(new Error("reset"));
+    const got: unknown[] = [];
+    inbox.deliverTo({
+      data: (item) => got.push(item),
+      end: (error) => got.push((error as Error).message),
+    });
+    assert.deepEqual(got, [a, "reset"]);
+    assert.equal(await inbox.read(), null);
+  });
+
+  it("deliverTo(null) from within data() leaves the rest queued for read()", async () => {
+    const { calls, flow } = recordingFlow();
+    const inbox = new Inbox(flow);
+    inbox.push(a);
+    inbox.push(b);
+    const got: unknown[] = [];
+    inbox.deliverTo({
+      data(item) {
+        got.push(item);
+        inbox.deliverTo(null);
+      },
+      end: () => got.push("end"),
+    });
+    inbox.push(c);
+    inbox.end(null);
+    assert.deepEqual(got, [a]);
+    assert.deepEqual(calls, ["pause", "pause", "pause"]);
+    assert.equal(await inbox.read(), b);
+    assert.equal(await inbox.read(), c);
+    assert.equal(await inbox.read(), null);
+  });
+
   it("Inbox carries any item type", async () => {
     const { flow } = recordingFlow();
     const inbox = new Inbox<string>(flow);
