@@ -134,6 +134,9 @@ class Family {
   readonly #type: "counter" | "gauge";
   readonly #labelNames: readonly string[];
   readonly #series = new Map<string, Series>();
+  // The same series by raw label values: counting an event formats and
+  // escapes its labels only the first time.
+  readonly #byValues = new Map<string, Series>();
 
   constructor(
     name: string,
@@ -149,12 +152,16 @@ class Family {
   }
 
   series(...values: string[]): Series {
+    const key = values.join("\u0000");
+    const known = this.#byValues.get(key);
+    if (known !== undefined) return known;
     const labels = formatLabels(this.#labelNames, values);
     let series = this.#series.get(labels);
     if (series === undefined) {
       series = { labels, value: 0 };
       this.#series.set(labels, series);
     }
+    this.#byValues.set(key, series);
     return series;
   }
 

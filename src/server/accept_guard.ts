@@ -116,33 +116,41 @@ export class AcceptGuard {
    * the spare is taken back first; if that fails the process is still out
    * of descriptors, so `conn` is closed (freeing one) and false returned.
    */
-  async accepted(conn: Connection, address: string): Promise<boolean> {
-    if (this.#shedding) {
-      await this.#takeSpare();
-      if (this.#spare === null) {
-        conn.close();
-        this.#metrics.connectionRefused("descriptors");
-        await this.#takeSpare();
-        // A client closed is progress: the next failure need not wait long.
-        this.#delay = FIRST_DELAY;
-        return false;
-      }
-      this.#shedding = false;
-    }
-    this.#delay = FIRST_DELAY;
-    if (this.#failing) {
-      this.#failing = false;
-      this.#logger.log({
-        level: "info",
-        msg: "accepting again",
-        address,
-        failures: this.#unlogged,
-      });
-      this.#unlogged = 0;
-      this.#loggedAt = -Infinity;
-      if (this.#usesSpare && this.#spare === null) void this.#takeSpare();
-    }
+  accepted(conn: Connection, address: string): boolean | Promise<boolean> {
+    // The common case answers at once: no promise per accepted client.
+    if (this.#shedding) return this.#acceptedShedding(conn, address);
+    this.#acceptedAgain(address);
     return true;
+  }
+
+  async #acceptedShedding(conn: Connection, address: string): Promise<boolean> {
+    await this.#takeSpare();
+    if (this.#spare === null) {
+      conn.close();
+      this.#metrics.connectionRefused("descriptors");
+      await this.#takeSpare();
+      // A client closed is progress: the next failure need not wait long.
+      this.#delay = FIRST_DELAY;
+      return false;
+    }
+    this.#shedding = false;
+    this.#acceptedAgain(address);
+    return true;
+  }
+
+  #acceptedAgain(address: string): void {
+    this.#delay = FIRST_DELAY;
+    if (!this.#failing) return;
+    this.#failing = false;
+    this.#logger.log({
+      level: "info",
+      msg: "accepting again",
+      address,
+      failures: this.#unlogged,
+    });
+    this.#unlogged = 0;
+    this.#loggedAt = -Infinity;
+    if (this.#usesSpare && this.#spare === null) void this.#takeSpare();
   }
 
   /** Frees the spare and ends any wait. */

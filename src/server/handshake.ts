@@ -156,7 +156,7 @@ export class Handshake {
   #advance(sends: Uint8Array[]): HandshakeStep {
     for (;;) {
       const event = this.#step(sends);
-      if (event !== null) return { send: concat(sends), event };
+      if (event !== null) return { send: joined(sends), event };
     }
   }
 
@@ -259,6 +259,15 @@ export class Handshake {
     sends: Uint8Array[],
     failure: { reason: FailureReason; message: string },
   ): HandshakeStep {
-    return { send: concat(sends), event: this.#failEvent(failure) };
+    return { send: joined(sends), event: this.#failEvent(failure) };
   }
+}
+
+// Most steps send one message or none: no copy for those.
+function joined(sends: Uint8Array[]): Uint8Array {
+  return sends.length === 0
+    ? EMPTY
+    : sends.length === 1
+    ? sends[0]!
+    : concat(sends);
 }

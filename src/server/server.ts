@@ -45,16 +45,18 @@ const CLIENT_CLOSED = new Error("The client's connection is closed");
 // One accepted client and everything opened on its behalf.
 class ClientHold implements ConnectionScope {
   readonly connections = new Set<Connection>();
-  // Dials under way: a client makes one request, so at most one.
-  #dials: AbortController[] = [];
+  // The dial under way: a client makes one request, so at most one.
+  #dial: AbortController | null = null;
   isRelaying = false;
 
   abortOnClose(controller: AbortController): () => void {
-    this.#dials.push(controller);
-    return () => {
-      this.#dials = this.#dials.filter((dial) => dial !== controller);
-    };
+    this.#dial = controller;
+    return this.#dialled;
   }
+
+  #dialled = () => {
+    this.#dial = null;
+  };
 
   constructor(client: Connection) {
     this.connections.add(client);
@@ -69,7 +71,7 @@ class ClientHold implements ConnectionScope {
   }
 
   closeAll(): void {
-    for (const dial of this.#dials) dial.abort(CLIENT_CLOSED);
+    this.#dial?.abort(CLIENT_CLOSED);
     for (const conn of this.connections) conn.close();
   }
 }
@@ -213,7 +215,8 @@ export class Server {
         continue;
       }
       if (conn === null) return;
-      if (!await guard.accepted(conn, address)) continue;
+      const serve = guard.accepted(conn, address);
+      if (serve !== true && !await serve) continue;
       if (this.#closing !== null) {
         conn.close();
         this.#state.metrics.connectionRefused("closing");
