@@ -4,7 +4,7 @@
  * table of medians over `--rounds` rounds:
  *
  * ```sh
- * deno task bench [--rounds 3] [--quick] [--peers] [--servers direct,deno,deno-warn,bun,bun-warn,node,node-warn,microsocks,dante]
+ * deno task bench [--rounds 3] [--quick] [--peers] [--servers direct,deno,deno-warn,deno-bare,bun,bun-warn,bun-bare,node,node-warn,node-bare,microsocks,dante]
  * npm run bench   # the same
  * deno task bench --unpinned [--servers bun,bun-w2,deno,deno-w2,node,node-w2,microsocks]
  * ```
@@ -25,6 +25,11 @@
  *   default log level (`info`: one JSON access line per request, stderr to
  *   a file); the `-warn` rows run the handshake test again at
  *   `--log-level warn`, beside them, with the server's CPU per connection.
+ * - The floor: the `-bare` rows run `scripts/bench/bare_relay.ts` on each
+ *   runtime (greeting, any login, CONNECT, relay, close, with nothing
+ *   checked, logged or counted) through the same handshake test, so
+ *   edgesocks's CPU per connection is shown beside the least that runtime
+ *   can spend on one.
  * - Latency: 64-byte ping-pong through an open tunnel, p50/p99, and what the
  *   proxy adds to the direct round trip.
  * - Memory: the server's RSS idle and with 2,000 idle tunnels, and the KiB
@@ -510,8 +515,10 @@ function serverSpecs(wanted: Set<string>): ServerSpec[] {
     `${USER}:${PASSWORD}`,
   ];
   const user = `${USER}:${PASSWORD}`;
-  // Each runtime at the default log level, and again at warn.
-  const edgesocks = (name: string, label: string, command: string[]) => {
+  // Each runtime at the default log level, and again at warn; and the bare
+  // relay on the same runtime, the floor of its CPU per connection.
+  const edgesocks = (name: string, label: string, runtime: string[]) => {
+    const command = [...runtime, `${root}src/cli/main.ts`];
     if (wanted.has(name)) {
       specs.push({
         name,
@@ -526,6 +533,21 @@ function serverSpecs(wanted: Set<string>): ServerSpec[] {
         label: `${label}, --log-level warn`,
         command: [...command, ...edgesocksArgs, "--log-level", "warn"],
         user,
+        connOnly: true,
+      });
+    }
+    if (wanted.has(`${name}-bare`)) {
+      const port = freePort();
+      specs.push({
+        name: `${name}-bare`,
+        label: `${label.replace("edgesocks", "bare relay")}`,
+        command: [
+          ...runtime,
+          `${root}scripts/bench/bare_relay.ts`,
+          String(port),
+        ],
+        user,
+        port,
         connOnly: true,
       });
     }
@@ -558,16 +580,11 @@ function serverSpecs(wanted: Set<string>): ServerSpec[] {
     "run",
     "-A",
     "--unstable-net",
-    `${root}src/cli/main.ts`,
   ]);
-  edgesocks("bun", "edgesocks on Bun", [
-    `${bin}/bun`,
-    `${root}src/cli/main.ts`,
-  ]);
+  edgesocks("bun", "edgesocks on Bun", [`${bin}/bun`]);
   // The pinned Active LTS runs the sources, as `npm start` does.
   edgesocks("node", "edgesocks on Node", [
     `${root}node_modules/node26/bin/node`,
-    `${root}src/cli/main.ts`,
   ]);
   const microsocks = dpkgVersion("microsocks");
   if (wanted.has("microsocks") && microsocks !== null) {
@@ -1131,23 +1148,30 @@ function logTable(rows: readonly Row[]): string[] {
       ),
     );
   const out = [
-    `The access log's cost: handshakes (${CONCURRENCY} clients) at the default log level (info: one JSON line per request, stderr to a file) and at --log-level warn, medians:`,
+    `The access log's cost and the runtime's floor: handshakes (${CONCURRENCY} clients) at the default log level (info: one JSON line per request, stderr to a file), at --log-level warn, and through the bare relay on the same runtime, medians:`,
     "",
-    "| server | handshakes/s info | warn | info ÷ warn | p99 ms info / warn | server CPU µs per connection info / warn |",
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    "| server | handshakes/s info | warn | bare | info ÷ warn | p99 ms info / warn / bare | server CPU µs per connection info / warn / bare | CPU info ÷ bare |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const row of rows) {
-    const warn = rows.find((other) => other.name === `${row.name}-warn`);
     if (row.server === null || row.server.spec.connOnly) continue;
-    const pair = (f: (r: Row) => number, digits: number) =>
-      `${fixed(f(row), digits)} / ${warn ? fixed(f(warn), digits) : "–"}`;
+    const warn = rows.find((other) => other.name === `${row.name}-warn`);
+    const bare = rows.find((other) => other.name === `${row.name}-bare`);
+    const cells = (f: (r: Row) => number, digits: number) =>
+      [row, warn, bare].map((r) => r ? fixed(f(r), digits) : "–").join(
+        " / ",
+      );
     const rate = conn(row, "rate");
     const warnRate = warn ? conn(warn, "rate") : NaN;
+    const bareRate = bare ? conn(bare, "rate") : NaN;
+    const bareCpu = bare ? cpuPerConnection(bare) : NaN;
     out.push(
       `| ${row.name} | ${fixed(rate, 0)} | ${fixed(warnRate, 0)} | ${
-        fixed(rate / warnRate, 2)
-      } | ${pair((r) => conn(r, "p99_ms"), 1)} | ${
-        pair(cpuPerConnection, 0)
+        fixed(bareRate, 0)
+      } | ${fixed(rate / warnRate, 2)} | ${
+        cells((r) => conn(r, "p99_ms"), 1)
+      } | ${cells(cpuPerConnection, 0)} | ${
+        fixed(cpuPerConnection(row) / bareCpu, 2)
       } |`,
     );
   }
@@ -1179,7 +1203,13 @@ async function unpinnedMain(): Promise<void> {
     const runs = new Map(TESTS.map((test) => [test, [] as Measured[]]));
     rows.push({ name: spec.name, label: spec.label, server, runs });
     const warm = { cpu: GENERATOR_CPU, what: `${spec.name} warm-up` };
-    await measure(server, words(`conn --seconds 0.3`), warm);
+    // As long as a measured round: JIT tiers take seconds to settle, and a
+    // server in service is warm.
+    await measure(
+      server,
+      words(`conn --seconds ${settings.connSeconds}`),
+      warm,
+    );
   }
   // A light load too (4 clients), where no server is short of CPU: the
   // CPU a connection costs without the contention of a saturated machine.
@@ -1245,7 +1275,7 @@ async function main(): Promise<void> {
   if (flags.unpinned) return await unpinnedMain();
   const wanted = new Set(
     (flags.servers ??
-      "direct,deno,deno-warn,bun,bun-warn,node,node-warn,microsocks,dante")
+      "direct,deno,deno-warn,deno-bare,bun,bun-warn,bun-bare,node,node-warn,node-bare,microsocks,dante")
       .split(","),
   );
   mkdirSync(work, { recursive: true });
@@ -1279,7 +1309,13 @@ async function main(): Promise<void> {
       memories.set(name, await memory(server));
       await measure(server, words(`tput --bytes ${64 * MiB} --dir up`), warm);
     }
-    await measure(server, words(`conn --seconds 0.3`), warm);
+    // As long as a measured round: JIT tiers take seconds to settle, and a
+    // server in service is warm.
+    await measure(
+      server,
+      words(`conn --seconds ${settings.connSeconds}`),
+      warm,
+    );
   }
   // Rounds outside, servers inside: noise from the rest of the machine
   // spreads over every server instead of landing on one.
