@@ -72,39 +72,47 @@ interface BunOptions {
 const { Deno, Bun } = globalThis as unknown as Globals;
 
 if (Deno !== undefined) {
+  const closeQuietly = (conn: DenoConn | null) => {
+    try {
+      conn?.close();
+    } catch {
+      // Already closed.
+    }
+  };
   const readOnce = async (conn: DenoConn, buffer: Uint8Array) =>
     buffer.subarray(0, (await conn.read(buffer)) ?? 0);
-  const serve = async (client: DenoConn) => {
-    const buffer = new Uint8Array(512);
-    await readOnce(client, buffer);
-    await client.write(METHOD);
-    await readOnce(client, buffer);
-    await client.write(LOGIN_OK);
-    const { host, port } = destination(await readOnce(client, buffer));
-    const target = await Deno.connect({ hostname: host, port });
-    await client.write(SUCCEEDED);
-    // Read and write, as edgesocks does: Deno's streams cost more.
-    const copy = async (from: DenoConn, to: DenoConn) => {
-      const chunk = new Uint8Array(16 * 1024);
-      for (
-        let n = await from.read(chunk);
-        n !== null;
-        n = await from.read(chunk)
-      ) {
+  // Read and write, as edgesocks does: Deno's streams cost more. Either
+  // side ending closes both, which ends the other copy too.
+  const copy = async (from: DenoConn, to: DenoConn) => {
+    const chunk = new Uint8Array(16 * 1024);
+    try {
+      for (let n = await from.read(chunk); n; n = await from.read(chunk)) {
         await to.write(chunk.subarray(0, n));
       }
-      to.close();
-    };
-    await Promise.allSettled([copy(client, target), copy(target, client)]);
+    } finally {
+      closeQuietly(from);
+      closeQuietly(to);
+    }
+  };
+  const serve = async (client: DenoConn) => {
+    let target: DenoConn | null = null;
+    try {
+      const buffer = new Uint8Array(512);
+      await readOnce(client, buffer);
+      await client.write(METHOD);
+      await readOnce(client, buffer);
+      await client.write(LOGIN_OK);
+      const { host, port } = destination(await readOnce(client, buffer));
+      target = await Deno.connect({ hostname: host, port });
+      await client.write(SUCCEEDED);
+      await Promise.allSettled([copy(client, target), copy(target, client)]);
+    } finally {
+      closeQuietly(client);
+      closeQuietly(target);
+    }
   };
   for await (const client of Deno.listen({ hostname: "127.0.0.1", port })) {
-    serve(client).catch(() => {}).finally(() => {
-      try {
-        client.close();
-      } catch {
-        // Already closed by its stream.
-      }
-    });
+    serve(client).catch(() => {});
   }
 } else if (Bun !== undefined) {
   const targetHandlers: BunOptions["socket"] = {

@@ -123,8 +123,8 @@ function viaField(peer: Peer): { via?: string } {
 const EMPTY = new Uint8Array(0);
 
 // Where the driver is: reading a balancer's header, in the handshake,
-// serving the request, or closed.
-type Phase = "header" | "handshake" | "request" | "closed";
+// serving the request, sending a failed handshake's last bytes, or closed.
+type Phase = "header" | "handshake" | "request" | "closing" | "closed";
 
 // Everything one client holds until its request: fed bytes by the
 // connection, it answers through the handshake state machine.
@@ -196,7 +196,7 @@ class ConnectionDriver implements Receiver {
   }
 
   end(error: unknown): void {
-    if (this.#phase === "closed" || this.#phase === "request") return;
+    if (this.#phase !== "header" && this.#phase !== "handshake") return;
     if (error !== null) return this.#fail(error);
     // A login still being checked may be followed by a pipelined request.
     if (this.#handshake?.authenticating) {
@@ -368,7 +368,7 @@ class ConnectionDriver implements Receiver {
     });
     // The reply, then FIN, then the close: nothing more is read.
     this.#receiving.stop();
-    this.#phase = "request";
+    this.#phase = "closing";
     void this.#client.closeWrite().then(this.#close, this.#close);
   }
 
@@ -451,7 +451,8 @@ class ConnectionDriver implements Receiver {
       ...viaField(this.#peer),
       error: (error as Error)?.message ?? String(error),
     });
-    if (this.#phase !== "request") this.#close();
+    // A request or a last reply still under way closes when it is done.
+    if (this.#phase === "header" || this.#phase === "handshake") this.#close();
   }
 
   // The end of every path after start(): once, whatever ended it.
