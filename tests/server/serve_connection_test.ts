@@ -357,6 +357,49 @@ describe("serveConnection", () => {
       }]);
     }));
 
+  it("serveConnection() serves a pipelined request from a client that half-closed while authenticate ran", () =>
+    withServer({
+      authenticate: async () => {
+        await sleep(20);
+        return true;
+      },
+    }, async ({ network, records, connect }) => {
+      network.onConnect(DESTINATION, { type: "connect" });
+      const { conn, reader } = connect();
+      void conn.write(bytes(GREETING_LOGIN, login("alice", "pw"), CONNECT));
+      void conn.closeWrite();
+      assert.deepEqual(await reader.bytes(2), [0x05, 0x02]);
+      assert.deepEqual(await reader.bytes(2), [0x01, 0x00]);
+      assert.deepEqual((await reader.bytes(10)).slice(0, 2), [0x05, 0x00]);
+      // The FIN that came during the login reaches the destination.
+      const peer = await peerOf(network);
+      assert.equal(await within(peer.read(), 1000), null);
+      void peer.write(bytes("bye"));
+      await peer.closeWrite();
+      assert.deepEqual(await reader.toEnd(), [...bytes("bye")]);
+      const record = await accessRecord(records);
+      assert.equal(record.reply, 0);
+      assert.equal(record.down, 3);
+    }));
+
+  it("serveConnection() closes a client that half-closed during the login without a request", () =>
+    withServer({
+      authenticate: async () => {
+        await sleep(20);
+        return true;
+      },
+    }, async ({ network, server, records, connect }) => {
+      const { conn, reader } = connect();
+      void conn.write(bytes(GREETING_LOGIN, login("alice", "pw")));
+      void conn.closeWrite();
+      assert.deepEqual(await reader.bytes(2), [0x05, 0x02]);
+      assert.deepEqual(await reader.bytes(2), [0x01, 0x00]);
+      assert.deepEqual(await reader.toEnd(), []);
+      await waitFor(() => server.connectionCount === 0 || undefined);
+      assert.deepEqual(network.attempts, []);
+      assert.equal(records.some((r) => r.msg === "access"), false);
+    }));
+
   it("serveConnection() does not dial for a client that timed out while authenticate ran", () =>
     withServer({
       handshakeTimeout: 20,
