@@ -38,8 +38,8 @@ export interface Connection {
    * awaiting them: from now on each chunk goes to `receiver.data()` from
    * the runtime's own callback, with no promise per chunk, and the end to
    * `receiver.end()` once. `null` hands reading back to `read()`: chunks
-   * that arrive meanwhile wait for it. Left out, `receive()` in
-   * receive.ts reads in a loop instead.
+   * that arrive meanwhile wait for it. Left out, `Receiving` (receive.ts)
+   * reads in a loop instead.
    */
   receive?(receiver: Receiver | null): void;
   /** Queues bytes; resolves when the runtime can take more (backpressure). */

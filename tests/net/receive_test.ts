@@ -53,11 +53,10 @@ describe("Receiving", () => {
 
   it("Receiving stopped from within data() starts no read: the next chunk is read()'s", async () => {
     const [client, server] = memoryPair({ buffer: 4 });
-    let receiving!: Receiving;
     const { events, receiver } = recorder({
       stopAfter: () => receiving.stop(),
     });
-    receiving = new Receiving(server, receiver);
+    const receiving = new Receiving(server, receiver);
     receiving.start();
     await client.write(bytes("one"));
     await client.write(bytes("two"));
@@ -94,11 +93,10 @@ describe("Receiving on this runtime's sockets", () => {
     try {
       // Deno's sockets are read by promise only: Receiving loops there.
       assert.equal(accepted.receive !== undefined, runtimeName !== "deno");
-      let receiving!: Receiving;
       const { events, receiver } = recorder({
         stopAfter: () => receiving.stop(),
       });
-      receiving = new Receiving(accepted, receiver);
+      const receiving = new Receiving(accepted, receiver);
       receiving.start();
       await dialled.write(bytes("one"));
       const deadline = Date.now() + 2000;

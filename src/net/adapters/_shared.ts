@@ -78,7 +78,8 @@ export class Inbox<T = Uint8Array> {
 
   /**
    * Pushes every item to `receiver` from now on, what is queued first, then
-   * the end; `null` queues them for `read()` again. Connection.receive().
+   * the end; `null` queues them for `read()` again. This is the adapters'
+   * `Connection.receive()`.
    */
   deliverTo(
     receiver: { data(item: T): void; end(error: unknown): void } | null,
