@@ -69,6 +69,16 @@ export interface Connection {
 
 /**
  * Where a connection pushes what it reads: see {@linkcode Connection.receive}.
+ *
+ * @example
+ * ```ts
+ * import type { Receiver } from "./connection.ts";
+ * const chunks: Uint8Array[] = [];
+ * const receiver: Receiver = {
+ *   data: (chunk) => chunks.push(chunk),
+ *   end: (error) => console.log(error === null ? "FIN" : "reset"),
+ * };
+ * ```
  */
 export interface Receiver {
   /** The next chunk; the receiver's to keep. */

@@ -58,5 +58,6 @@ export type {
   Listener,
   ListenOptions,
   Network,
+  Receiver,
   UdpSocket,
 } from "../net/connection.ts";
