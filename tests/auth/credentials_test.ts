@@ -369,6 +369,21 @@ describe("credentialsAuthenticator", () => {
     assert.equal(plainDerivations, 0);
   });
 
+  it("credentialsAuthenticator() answers a plaintext user, and anyone when nobody is hashed, at once", async () => {
+    const authenticate = credentialsAuthenticator(await users());
+    assert.equal(authenticate("bob", "hunter2", client), true);
+    assert.equal(authenticate("bob", "wrong", client), false);
+    // Hashed and unknown users need a derivation: a promise.
+    const hashed = authenticate("alice", "s3cret", client);
+    const unknown = authenticate("mallory", "s3cret", client);
+    assert.ok(hashed instanceof Promise);
+    assert.ok(unknown instanceof Promise);
+    assert.equal(await hashed, true);
+    assert.equal(await unknown, false);
+    const plainOnly = credentialsAuthenticator(new Map([["bob", "hunter2"]]));
+    assert.equal(plainOnly("mallory", "hunter2", client), false);
+  });
+
   it("credentialsAuthenticator() refuses a malformed entry, naming the user", () => {
     assert.throws(
       () =>
