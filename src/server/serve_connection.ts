@@ -147,8 +147,8 @@ class ConnectionDriver implements Receiver {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timedOut = false;
   #evicted = false;
-  // Set once the failure is logged with its error, so close() does not
-  // log it again.
+  // Set once a failure is logged with its error: close() then logs no
+  // timeout that follows it.
   #failed = false;
   #handshaking: (succeeded?: boolean) => void = () => {};
   #relayed: (() => void) | null = null;
@@ -443,10 +443,10 @@ class ConnectionDriver implements Receiver {
   #fail(error: unknown): void {
     if (this.#phase === "closed" || this.#failed) return;
     this.#failed = true;
-    const timedOut = this.#timedOut;
+    // A timeout closes at once, so a failure is never a timeout's.
     this.#server.config.logger.log({
-      level: timedOut ? "info" : "debug",
-      msg: timedOut ? "handshake timed out" : "connection failed",
+      level: "debug",
+      msg: "connection failed",
       client: this.#peer.text,
       ...viaField(this.#peer),
       error: (error as Error)?.message ?? String(error),
