@@ -1180,6 +1180,21 @@ function logTable(rows: readonly Row[]): string[] {
 
 // ------------------------------------------------------------------ main
 
+/**
+ * What every run does first: reads the servers asked for (`defaults`
+ * without `--servers`), builds the load generator, installs the peers if
+ * asked, and prints the header, which it returns for the report.
+ */
+function prepare(defaults: string): { wanted: Set<string>; top: string[] } {
+  const wanted = new Set((flags.servers ?? defaults).split(","));
+  mkdirSync(work, { recursive: true });
+  run("cc", ["-O2", "-Wall", "-o", loadgen, `${root}scripts/bench/loadgen.c`]);
+  if (flags.peers) installPeers();
+  const top = header();
+  console.error(top.join("\n"));
+  return { wanted, top };
+}
+
 /** The tests of the `--unpinned` run. */
 const UNPINNED_TESTS = ["conn", "8↑", "8↓"] as const;
 
@@ -1188,14 +1203,7 @@ const UNPINNED_TESTS = ["conn", "8↑", "8↓"] as const;
  * and the server CPU each connection costs.
  */
 async function unpinnedMain(): Promise<void> {
-  const wanted = new Set(
-    (flags.servers ?? "bun,bun-w2,deno,deno-w2,microsocks").split(","),
-  );
-  mkdirSync(work, { recursive: true });
-  run("cc", ["-O2", "-Wall", "-o", loadgen, `${root}scripts/bench/loadgen.c`]);
-  if (flags.peers) installPeers();
-  const top = header();
-  console.error(top.join("\n"));
+  const { wanted, top } = prepare("bun,bun-w2,deno,deno-w2,microsocks");
   const rows: Row[] = [];
   for (const spec of serverSpecs(wanted)) {
     console.error(`starting ${spec.label}`);
@@ -1273,16 +1281,9 @@ async function unpinnedMain(): Promise<void> {
 
 async function main(): Promise<void> {
   if (flags.unpinned) return await unpinnedMain();
-  const wanted = new Set(
-    (flags.servers ??
-      "direct,deno,deno-warn,deno-bare,bun,bun-warn,bun-bare,node,node-warn,node-bare,microsocks,dante")
-      .split(","),
+  const { wanted, top } = prepare(
+    "direct,deno,deno-warn,deno-bare,bun,bun-warn,bun-bare,node,node-warn,node-bare,microsocks,dante",
   );
-  mkdirSync(work, { recursive: true });
-  run("cc", ["-O2", "-Wall", "-o", loadgen, `${root}scripts/bench/loadgen.c`]);
-  if (flags.peers) installPeers();
-  const top = header();
-  console.error(top.join("\n"));
 
   const rows: Row[] = [];
   const fresh = () => new Map(TESTS.map((test) => [test, [] as Measured[]]));

@@ -14,18 +14,16 @@ import { runHashPassword } from "./hash_password.ts";
 import {
   asUsageError,
   loadSettings,
-  parseMetricsAddress,
   type ServeCommand,
   serveOptions,
 } from "./load_settings.ts";
 import { serveWorkers, workerCount } from "./workers.ts";
 import { untilStopped } from "./signals.ts";
+import { announceListening, startMetricsEndpoint } from "./endpoints.ts";
 import { HELP, parseCommandLine } from "./parse_args.ts";
 import { UsageError } from "./settings.ts";
 import { stderrSink } from "./stderr_sink.ts";
 import { createLogger, type LineLogger } from "../observe/logger.ts";
-import { serveMetrics } from "../observe/metrics_server.ts";
-import { runtimeNetwork } from "../net/runtime_network.ts";
 import { serve } from "../server/serve.ts";
 import { VERSION } from "../version.ts";
 import { formatHostPort } from "../wire/address.ts";
@@ -107,27 +105,12 @@ async function serveCommand(
     throw asUsageError(error);
   }
   server.metrics.observeLog(logger);
-  for (const address of server.addresses) {
-    process.stdout.write(`edgesocks listening on ${formatHostPort(address)}\n`);
-  }
-  const metrics = settings.metrics === undefined ? null : await serveMetrics(
-    await runtimeNetwork(),
-    {
-      address: parseMetricsAddress(settings.metrics),
-      metrics: server.metrics,
-      logger,
-    },
-  ).catch(async (error) => {
-    await server.close({ gracePeriod: 0 });
-    throw error;
+  announceListening(server.addresses);
+  const metrics = await startMetricsEndpoint(settings.metrics, {
+    metrics: server.metrics,
+    logger,
+    stop: () => server.close({ gracePeriod: 0 }),
   });
-  if (metrics !== null) {
-    process.stdout.write(
-      `edgesocks metrics on http://${
-        formatHostPort(metrics.address)
-      }/metrics\n`,
-    );
-  }
   const running = server;
   await untilStopped(logger, {
     reload: async () => {

@@ -22,8 +22,6 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { LineLogger } from "../observe/logger.ts";
 import { sumExpositions } from "../observe/metrics_sum.ts";
-import { serveMetrics } from "../observe/metrics_server.ts";
-import { runtimeNetwork } from "../net/runtime_network.ts";
 import { resolveOptions, type ServeOptions } from "../server/options.ts";
 import {
   allocateSharedState,
@@ -31,15 +29,11 @@ import {
   type SharedBuffers,
 } from "../server/shared_table.ts";
 import { formatHostPort, type HostPort } from "../wire/address.ts";
-import {
-  asUsageError,
-  loadSettings,
-  parseMetricsAddress,
-  serveOptions,
-} from "./load_settings.ts";
+import { asUsageError, loadSettings, serveOptions } from "./load_settings.ts";
 import type { ServeCommand } from "./load_settings.ts";
 import { type Settings, UsageError } from "./settings.ts";
 import { untilStopped } from "./signals.ts";
+import { announceListening, startMetricsEndpoint } from "./endpoints.ts";
 
 /**
  * What a worker thread is started with.
@@ -166,30 +160,12 @@ export async function serveWorkers(init: {
       (process.stderr.isTTY ? "text" : "json"),
   });
   const addresses = await pool.start(count);
-  for (const address of addresses) {
-    process.stdout.write(`edgesocks listening on ${formatHostPort(address)}\n`);
-  }
-  let metrics;
-  try {
-    metrics = settings.metrics === undefined ? null : await serveMetrics(
-      await runtimeNetwork(),
-      {
-        address: parseMetricsAddress(settings.metrics),
-        metrics: { render: () => pool.metrics() },
-        logger,
-      },
-    );
-  } catch (error) {
-    await pool.close();
-    throw error;
-  }
-  if (metrics !== null) {
-    process.stdout.write(
-      `edgesocks metrics on http://${
-        formatHostPort(metrics.address)
-      }/metrics\n`,
-    );
-  }
+  announceListening(addresses);
+  const metrics = await startMetricsEndpoint(settings.metrics, {
+    metrics: { render: () => pool.metrics() },
+    logger,
+    stop: () => pool.close(),
+  });
   await untilStopped(logger, {
     // Checked here first, so a broken file is reported once and no worker
     // is left half reloaded.

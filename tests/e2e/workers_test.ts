@@ -64,6 +64,26 @@ async function onBothWorkers(
   return tries;
 }
 
+// Connects from `from` until both workers have refused it, closed
+// unanswered, and logged `reason`.
+async function refusedOnBothWorkers(
+  cli: CliProcess,
+  from: string,
+  reason: string,
+): Promise<void> {
+  await onBothWorkers(async () => {
+    const raw = await connectFrom(endpoint(cli), from);
+    try {
+      await assertClosedUnanswered(raw);
+    } finally {
+      raw.destroy();
+    }
+    const record = await recordOf(cli, "refused", from, raw);
+    assert.equal(record.reason, reason);
+    return record.worker as number;
+  });
+}
+
 describe("edgesocks --workers 2", () => {
   let echo: TcpServer;
   let cli: CliProcess;
@@ -168,17 +188,7 @@ describe("edgesocks --workers 2", () => {
           held.push(raw);
           assert.equal(await negotiate(raw), null);
         }
-        await onBothWorkers(async () => {
-          const raw = await connectFrom(endpoint(cli), from);
-          try {
-            await assertClosedUnanswered(raw);
-          } finally {
-            raw.destroy();
-          }
-          const record = await recordOf(cli, "refused", from, raw);
-          assert.equal(record.reason, "maxConnectionsPerClient");
-          return record.worker as number;
-        });
+        await refusedOnBothWorkers(cli, from, "maxConnectionsPerClient");
       } finally {
         for (const raw of held) raw.destroy();
       }
@@ -234,17 +244,7 @@ describe("edgesocks --workers 2 with logins", () => {
           held.push(raw);
           assert.equal(await negotiate(raw, alice), 0x00);
         }
-        await onBothWorkers(async () => {
-          const raw = await connectFrom(endpoint(cli), "127.0.0.6");
-          try {
-            await assertClosedUnanswered(raw);
-          } finally {
-            raw.destroy();
-          }
-          const record = await recordOf(cli, "refused", "127.0.0.6", raw);
-          assert.equal(record.reason, "maxConnections");
-          return record.worker as number;
-        });
+        await refusedOnBothWorkers(cli, "127.0.0.6", "maxConnections");
       } finally {
         for (const raw of held) raw.destroy();
       }
@@ -265,17 +265,7 @@ describe("edgesocks --workers 2 with logins", () => {
           raw.destroy();
         }
       }
-      await onBothWorkers(async () => {
-        const raw = await connectFrom(endpoint(cli), from);
-        try {
-          await assertClosedUnanswered(raw);
-        } finally {
-          raw.destroy();
-        }
-        const record = await recordOf(cli, "refused", from, raw);
-        assert.equal(record.reason, "throttled");
-        return record.worker as number;
-      });
+      await refusedOnBothWorkers(cli, from, "throttled");
     },
   );
 
