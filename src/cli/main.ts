@@ -26,7 +26,6 @@ import { stderrSink } from "./stderr_sink.ts";
 import { createLogger, type LineLogger } from "../observe/logger.ts";
 import { serve } from "../server/serve.ts";
 import { VERSION } from "../version.ts";
-import { formatHostPort } from "../wire/address.ts";
 
 /** How long an exiting process waits for the log output to take its last lines. */
 const LOG_FLUSH_MS = 2_000;
