@@ -181,6 +181,8 @@ export async function serveWorkers(init: {
 interface Running {
   worker: Worker;
   exited: Promise<void>;
+  /** Whether it serves yet; one still starting is stopped, not drained. */
+  listening: boolean;
 }
 
 /**
@@ -244,11 +246,9 @@ export class WorkerPool {
     }
   }
 
-  /** Sends `message` to every live worker. */
+  /** Sends `message` to every worker that serves. */
   post(message: ToWorker): void {
-    for (const { worker } of this.#running.values()) {
-      worker.postMessage(message);
-    }
+    for (const worker of this.#serving()) worker.postMessage(message);
   }
 
   /**
@@ -260,7 +260,7 @@ export class WorkerPool {
     const count = this.#init.shared.workers;
     const texts: string[] = new Array(count).fill("");
     let answered = 0;
-    const live = this.#running.size;
+    const live = this.#serving().length;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       this.#scrapes.set(id, (column, text) => {
@@ -269,6 +269,7 @@ export class WorkerPool {
       });
       timer = setTimeout(resolve, METRICS_WAIT_MS);
       this.post({ type: "metrics", id });
+      if (live === 0) resolve();
     });
     clearTimeout(timer);
     this.#scrapes.delete(id);
@@ -278,9 +279,18 @@ export class WorkerPool {
   /** Drains every worker and resolves once all have exited. */
   async close(): Promise<void> {
     this.#closing = true;
-    const exits = [...this.#running.values()].map((r) => r.exited);
+    const running = [...this.#running.values()];
     this.post({ type: "close" });
-    await Promise.all(exits);
+    for (const { worker, listening } of running) {
+      if (!listening) void worker.terminate();
+    }
+    await Promise.all(running.map((r) => r.exited));
+  }
+
+  #serving(): Worker[] {
+    return [...this.#running.values()].filter((r) => r.listening).map((r) =>
+      r.worker
+    );
   }
 
   #spawn(column: number): Promise<HostPort[]> {
@@ -298,13 +308,12 @@ export class WorkerPool {
         new URL(`./worker_main${extension}`, import.meta.url),
       { workerData: data },
     );
-    let listening = false;
     return new Promise((resolve, reject) => {
       const exited = new Promise<void>((onExit) => {
         worker.on("exit", (code) => {
           this.#running.delete(column);
           onExit();
-          if (!listening) {
+          if (!running.listening) {
             reject(
               new Error(`worker ${column} exited (${code}) before listening`),
             );
@@ -329,7 +338,8 @@ export class WorkerPool {
           });
         });
       });
-      this.#running.set(column, { worker, exited });
+      const running: Running = { worker, exited, listening: false };
+      this.#running.set(column, running);
       worker.on("error", (error) => {
         logger.log({
           level: "error",
@@ -344,7 +354,7 @@ export class WorkerPool {
             logger.writeLines(message.chunk);
             return;
           case "listening":
-            listening = true;
+            running.listening = true;
             resolve(message.addresses);
             return;
           case "metrics":

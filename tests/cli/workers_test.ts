@@ -1,65 +1,166 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { WorkerPool } from "../../src/cli/workers.ts";
+import { type ToWorker, WorkerPool } from "../../src/cli/workers.ts";
 import { createLogger } from "../../src/observe/logger.ts";
-import {
-  allocateSharedState,
-  openSharedState,
-} from "../../src/server/shared_table.ts";
+import { allocateSharedState } from "../../src/server/shared_table.ts";
 import { eventually } from "../_helpers/e2e/with_timeout.ts";
+import type { RawSocket } from "../_helpers/e2e/raw_socket.ts";
+import {
+  assertClosedUnanswered,
+  connectFrom,
+  socksRequest,
+} from "../_helpers/e2e/socks_session.ts";
+import { startEchoServer } from "../_helpers/e2e/tcp_server.ts";
+import type { CrashMessage } from "./_crashing_worker.ts";
 
 describe("WorkerPool", () => {
   it(
-    "replaces a worker that dies and clears what it held",
-    { timeout: 30_000 },
+    "replaces a real worker that crashes with tunnels open, and frees their places",
+    { timeout: 60_000 },
     async () => {
-      const lines: string[] = [];
+      const records: Record<string, unknown>[] = [];
       const logger = createLogger({
         level: "info",
         format: "json",
-        write: (line) => lines.push(line),
+        write: (line) => records.push(JSON.parse(line)),
       });
-      const shared = allocateSharedState({ workers: 2, loginFailures: 0 });
+      const echo = await startEchoServer("127.0.0.1");
       const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
       const pool = new WorkerPool({
-        args: [],
-        shared,
+        args: ["--listen", "127.0.0.1:0", "--max-connections-per-client", "1"],
+        shared: allocateSharedState({ workers: 2, loginFailures: 0 }),
         logger,
         logFormat: "json",
-        script: new URL(`./_dying_worker${extension}`, import.meta.url),
+        script: new URL(`./_crashing_worker${extension}`, import.meta.url),
       });
-      const view = openSharedState(shared, 0, {
-        limits: { maxConnections: 10 },
-        pending: { max: 0, perClient: 0, ipv6Prefix: 64 },
-        throttle: { failures: 0, window: 60_000, block: 60_000 },
-      });
+      // One tunnel per client address, each the address's only place.
+      const tunnels: { from: string; raw: RawSocket }[] = [];
       try {
-        assert.deepEqual(await pool.start(2), [{
-          host: "127.0.0.1",
-          port: 1080,
-        }]);
-        assert.equal(view.limits.held("maxConnections"), 2);
-        pool.post({ type: "reload" });
+        const [address] = await pool.start(2);
+        const proxy = { host: "127.0.0.1", port: address!.port };
+        const active = async () => {
+          const scrape = await pool.metrics();
+          return [0, 1].map((w) =>
+            Number(
+              scrape.match(
+                new RegExp(
+                  `^edgesocks_worker_connections_active\\{worker="${w}"\\} (\\d+)$`,
+                  "m",
+                ),
+              )?.[1],
+            )
+          );
+        };
+        // Until both workers hold a tunnel (the kernel picks; bounded).
+        let held = [0, 0];
+        for (let i = 0; i < 24 && !(held[0]! > 0 && held[1]! > 0); i++) {
+          const from = `127.0.0.${20 + i}`;
+          const { raw, reply } = await socksRequest(proxy, echo, { from });
+          assert.equal(reply.reply, 0x00);
+          tunnels.push({ from, raw });
+          held = await active();
+        }
+        assert.ok(held[0]! > 0 && held[1]! > 0, `tunnels per worker: ${held}`);
+
+        const crash: CrashMessage = { type: "crash", column: 1 };
+        pool.post(crash as unknown as ToWorker);
         await eventually(
-          () => lines.filter((l) => l.includes('"msg":"started"')).length === 3,
+          () => records.some((r) => r.msg === "worker died; starting another"),
           10_000,
-          "a third worker to start",
+          "worker 1 to die",
         );
-        const died = lines.map((l) => JSON.parse(l)).filter((r) =>
+        const died = records.filter((r) =>
           r.msg === "worker died; starting another"
         );
-        assert.deepEqual(died.map((r) => [r.worker, r.code]), [[1, 1]]);
-        // Worker 0 and the new worker 1 hold a place each: none leaked.
-        assert.equal(view.limits.held("maxConnections"), 2);
-        const scrape = await pool.metrics();
-        assert.ok(scrape.includes("edgesocks_connections_accepted_total 2\n"));
+        assert.deepEqual(died.map((r) => r.worker), [1]);
         assert.ok(
-          scrape.includes(
-            'edgesocks_worker_connections_accepted_total{worker="1"} 1\n',
+          records.some((r) =>
+            r.msg === "worker crashed" && r.worker === 1 &&
+            String(r.error).includes("a bug in worker 1")
           ),
+          "the crash is logged with its error",
         );
+
+        // Worker 1's tunnels end with it; worker 0's still carry bytes.
+        const dropped: string[] = [];
+        const kept: string[] = [];
+        for (const { from, raw } of tunnels) {
+          await raw.write("ping").catch(() => {});
+          const echoed = await raw.read(4, 3_000).then(
+            (bytes) => new TextDecoder().decode(bytes),
+            () => null,
+          );
+          if (echoed === "ping") kept.push(from);
+          else {
+            assert.notEqual(
+              raw.ending,
+              null,
+              `${from}: neither echoed nor ended`,
+            );
+            dropped.push(from);
+          }
+        }
+        assert.deepEqual([kept.length, dropped.length], held);
+
+        // A new worker 1 serves: once it listens, new clients land on it
+        // (bounded tries).
+        const diedAt = records.findIndex((r) =>
+          r.msg === "worker died; starting another"
+        );
+        await eventually(
+          () =>
+            records.slice(diedAt).some((r) =>
+              r.msg === "listening" && r.worker === 1
+            ),
+          20_000,
+          "a new worker 1 to listen",
+        );
+        const workerOf = (msg: string, from: string, raw: RawSocket) =>
+          eventually(
+            () =>
+              records.some((r) =>
+                r.msg === msg && r.client === `${from}:${raw.localPort}`
+              ),
+            5_000,
+            `the ${msg} record of ${from}:${raw.localPort}`,
+          ).then(() =>
+            records.find((r) =>
+              r.msg === msg && r.client === `${from}:${raw.localPort}`
+            )!.worker
+          );
+        let replaced = false;
+        for (let i = 0; i < 24 && !replaced; i++) {
+          const from = `127.0.0.${60 + i}`;
+          const { raw, reply } = await socksRequest(proxy, echo, { from });
+          raw.destroy();
+          assert.equal(reply.reply, 0x00);
+          replaced = await workerOf("access", from, raw) === 1;
+        }
+        assert.ok(replaced, "a connection served by the new worker 1");
+
+        // The dead worker's places are free: each dropped client is
+        // admitted again, while a kept one still holds its only place (on
+        // worker 0) and is refused by both workers.
+        for (const from of dropped) {
+          const { raw, reply } = await socksRequest(proxy, echo, { from });
+          raw.destroy();
+          assert.equal(reply.reply, 0x00, `${from} admitted again`);
+        }
+        const refusedBy = new Set<unknown>();
+        for (let i = 0; i < 24 && refusedBy.size < 2; i++) {
+          const raw = await connectFrom(proxy, kept[0]);
+          try {
+            await assertClosedUnanswered(raw);
+          } finally {
+            raw.destroy();
+          }
+          refusedBy.add(await workerOf("refused", kept[0]!, raw));
+        }
+        assert.deepEqual([...refusedBy].sort(), [0, 1]);
       } finally {
+        for (const { raw } of tunnels) raw.destroy();
         await pool.close();
+        await echo.close();
       }
     },
   );
