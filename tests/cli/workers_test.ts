@@ -3,13 +3,16 @@ import { describe, it } from "node:test";
 import { type ToWorker, WorkerPool } from "../../src/cli/workers.ts";
 import { createLogger } from "../../src/observe/logger.ts";
 import { allocateSharedState } from "../../src/server/shared_table.ts";
-import { eventually } from "../_helpers/e2e/with_timeout.ts";
-import type { RawSocket } from "../_helpers/e2e/raw_socket.ts";
 import {
-  assertClosedUnanswered,
-  connectFrom,
-  socksRequest,
-} from "../_helpers/e2e/socks_session.ts";
+  onBothWorkers,
+  recordOf,
+  refusedOnBothWorkers,
+  type WorkersServer,
+} from "../_helpers/e2e/both_workers.ts";
+import { recordWaiter } from "../_helpers/e2e/cli_process.ts";
+import { parseExposition } from "../_helpers/e2e/exposition.ts";
+import type { RawSocket } from "../_helpers/e2e/raw_socket.ts";
+import { socksRequest } from "../_helpers/e2e/socks_session.ts";
 import { startEchoServer } from "../_helpers/e2e/tcp_server.ts";
 import type { CrashMessage } from "./_crashing_worker.ts";
 
@@ -37,18 +40,15 @@ describe("WorkerPool", () => {
       const tunnels: { from: string; raw: RawSocket }[] = [];
       try {
         const [address] = await pool.start(2);
-        const proxy = { host: "127.0.0.1", port: address!.port };
+        const server: WorkersServer = {
+          port: address!.port,
+          waitForRecord: recordWaiter(() => records),
+        };
+        const proxy = { host: "127.0.0.1", port: server.port };
         const active = async () => {
-          const scrape = await pool.metrics();
+          const samples = parseExposition(await pool.metrics());
           return [0, 1].map((w) =>
-            Number(
-              scrape.match(
-                new RegExp(
-                  `^edgesocks_worker_connections_active\\{worker="${w}"\\} (\\d+)$`,
-                  "m",
-                ),
-              )?.[1],
-            )
+            samples.get(`edgesocks_worker_connections_active{worker="${w}"}`)!
           );
         };
         // Until both workers hold a tunnel (the kernel picks; bounded).
@@ -64,15 +64,12 @@ describe("WorkerPool", () => {
 
         const crash: CrashMessage = { type: "crash", column: 1 };
         pool.post(crash as unknown as ToWorker);
-        await eventually(
-          () => records.some((r) => r.msg === "worker died; starting another"),
-          10_000,
+        const died = await server.waitForRecord(
+          (r) => r.msg === "worker died; starting another",
           "worker 1 to die",
+          10_000,
         );
-        const died = records.filter((r) =>
-          r.msg === "worker died; starting another"
-        );
-        assert.deepEqual(died.map((r) => r.worker), [1]);
+        assert.equal(died.worker, 1);
         assert.ok(
           records.some((r) =>
             r.msg === "worker crashed" && r.worker === 1 &&
@@ -102,41 +99,27 @@ describe("WorkerPool", () => {
         }
         assert.deepEqual([kept.length, dropped.length], held);
 
-        // A new worker 1 serves: once it listens, new clients land on it
-        // (bounded tries).
-        const diedAt = records.findIndex((r) =>
-          r.msg === "worker died; starting another"
-        );
-        await eventually(
-          () =>
-            records.slice(diedAt).some((r) =>
-              r.msg === "listening" && r.worker === 1
-            ),
-          20_000,
+        // A new worker 1 serves: once it listens, new clients land on both
+        // workers again.
+        await server.waitForRecord(
+          (r) =>
+            r.msg === "listening" && r.worker === 1 &&
+            records.indexOf(r) > records.indexOf(died),
           "a new worker 1 to listen",
+          20_000,
         );
-        const workerOf = (msg: string, from: string, raw: RawSocket) =>
-          eventually(
-            () =>
-              records.some((r) =>
-                r.msg === msg && r.client === `${from}:${raw.localPort}`
-              ),
-            5_000,
-            `the ${msg} record of ${from}:${raw.localPort}`,
-          ).then(() =>
-            records.find((r) =>
-              r.msg === msg && r.client === `${from}:${raw.localPort}`
-            )!.worker
-          );
-        let replaced = false;
-        for (let i = 0; i < 24 && !replaced; i++) {
-          const from = `127.0.0.${60 + i}`;
+        let next = 60;
+        await onBothWorkers(async () => {
+          const from = `127.0.0.${next++}`;
           const { raw, reply } = await socksRequest(proxy, echo, { from });
           raw.destroy();
           assert.equal(reply.reply, 0x00);
-          replaced = await workerOf("access", from, raw) === 1;
-        }
-        assert.ok(replaced, "a connection served by the new worker 1");
+          return (await recordOf(server, "access", from, raw)).worker as number;
+        });
+        const restarts = records.filter((r) =>
+          r.msg === "worker died; starting another"
+        );
+        assert.equal(restarts.length, 1, "worker 1 died once");
 
         // The dead worker's places are free: each dropped client is
         // admitted again, while a kept one still holds its only place (on
@@ -146,17 +129,7 @@ describe("WorkerPool", () => {
           raw.destroy();
           assert.equal(reply.reply, 0x00, `${from} admitted again`);
         }
-        const refusedBy = new Set<unknown>();
-        for (let i = 0; i < 24 && refusedBy.size < 2; i++) {
-          const raw = await connectFrom(proxy, kept[0]);
-          try {
-            await assertClosedUnanswered(raw);
-          } finally {
-            raw.destroy();
-          }
-          refusedBy.add(await workerOf("refused", kept[0]!, raw));
-        }
-        assert.deepEqual([...refusedBy].sort(), [0, 1]);
+        await refusedOnBothWorkers(server, kept[0]!, "maxConnectionsPerClient");
       } finally {
         for (const { raw } of tunnels) raw.destroy();
         await pool.close();

@@ -8,15 +8,15 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import {
-  type CliProcess,
-  type CliRecord,
-  startCli,
-} from "../_helpers/e2e/cli_process.ts";
+  onBothWorkers,
+  recordOf,
+  refusedOnBothWorkers,
+} from "../_helpers/e2e/both_workers.ts";
+import { type CliProcess, startCli } from "../_helpers/e2e/cli_process.ts";
 import { scrapeMetrics } from "../_helpers/e2e/exposition.ts";
 import type { RawSocket } from "../_helpers/e2e/raw_socket.ts";
 import type { Credentials, Endpoint } from "../_helpers/e2e/socks_raw.ts";
 import {
-  assertClosedUnanswered,
   CMD,
   connectFrom,
   negotiate,
@@ -25,63 +25,11 @@ import {
 import { startEchoServer, type TcpServer } from "../_helpers/e2e/tcp_server.ts";
 
 const TIMEOUT = { timeout: 60_000 };
-// Tries per check: the kernel picks the worker, so a check repeats until
-// both workers have taken part, a bounded number of times.
-const TRIES = 24;
 const alice: Credentials = { username: "alice", password: "s3cret" };
 const bob: Credentials = { username: "bob", password: "hunter2" };
 
 function endpoint(cli: CliProcess): Endpoint {
   return { host: "127.0.0.1", port: cli.port };
-}
-
-// The record of the connection from `from`:`raw`'s port, once logged.
-async function recordOf(
-  cli: CliProcess,
-  msg: string,
-  from: string,
-  raw: RawSocket,
-): Promise<CliRecord> {
-  const client = `${from}:${raw.localPort}`;
-  return await cli.waitForRecord(
-    (r) => r.msg === msg && r.client === client,
-    `the ${msg} record of ${client}`,
-  );
-}
-
-// Runs `attempt` until it has happened on both workers; returns how many
-// attempts it took.
-async function onBothWorkers(
-  attempt: () => Promise<number>,
-): Promise<number> {
-  const seen = new Set<number>();
-  let tries = 0;
-  while (seen.size < 2 && tries < TRIES) {
-    seen.add(await attempt());
-    tries++;
-  }
-  assert.deepEqual([...seen].sort(), [0, 1], `both workers in ${tries} tries`);
-  return tries;
-}
-
-// Connects from `from` until both workers have refused it, closed
-// unanswered, and logged `reason`.
-async function refusedOnBothWorkers(
-  cli: CliProcess,
-  from: string,
-  reason: string,
-): Promise<void> {
-  await onBothWorkers(async () => {
-    const raw = await connectFrom(endpoint(cli), from);
-    try {
-      await assertClosedUnanswered(raw);
-    } finally {
-      raw.destroy();
-    }
-    const record = await recordOf(cli, "refused", from, raw);
-    assert.equal(record.reason, reason);
-    return record.worker as number;
-  });
 }
 
 describe("edgesocks --workers 2", () => {

@@ -98,6 +98,27 @@ export function runCli(
 export type CliRecord = Record<string, unknown>;
 
 /**
+ * `waitForRecord` over `records()`: the CLI's, or those a test collects
+ * from a logger of its own.
+ *
+ * @example
+ * ```ts
+ * import { recordWaiter } from "./cli_process.ts";
+ * const records = [{ msg: "listening", worker: 0 }];
+ * const wait = recordWaiter(() => records);
+ * console.log((await wait((r) => r.worker === 0, "worker 0")).msg); // "listening"
+ * ```
+ */
+export function recordWaiter(
+  records: () => readonly CliRecord[],
+): CliProcess["waitForRecord"] {
+  return async (match, what, ms = 5_000) => {
+    await eventually(() => records().some(match), ms, what);
+    return records().find(match)!;
+  };
+}
+
+/**
  * A running `edgesocks` server.
  *
  * @example
@@ -212,10 +233,7 @@ export function startCli(
         );
         return pattern.exec(stdout)!;
       },
-      async waitForRecord(match, what, wait = 5_000) {
-        await eventually(() => records().some(match), wait, what);
-        return records().find(match)!;
-      },
+      waitForRecord: recordWaiter(records),
       signal: kill,
       status: (wait = 10_000) => withTimeout(status, wait, "edgesocks to exit"),
       async stop() {
